@@ -68,3 +68,19 @@ class EngineStepError(EngineError):
     def __init__(self, message: str, *, element_id: str | None = None) -> None:
         super().__init__(message)
         self.element_id = element_id
+
+
+class AccessDenied(NotFound):
+    """The actor may not see this patient's data. Answered as 'not found' so existence is not revealed.
+
+    Entry points roll back the transaction, then record the denial (``audit.record_denial``).
+    """
+
+    def __init__(self, message: str, *, actor_label: str, actor_kind: str, actor_id: int | None, action: str,
+                 patient_id: int | None) -> None:
+        super().__init__(message)
+        self.actor_label = actor_label
+        self.actor_kind = actor_kind
+        self.actor_id = actor_id
+        self.action = action
+        self.patient_id = patient_id

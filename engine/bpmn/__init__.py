@@ -1,0 +1,1 @@
+"""BPMN and DMN loading: safe XML parsing of uploaded pathway files."""

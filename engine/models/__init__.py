@@ -1,0 +1,31 @@
+"""Database models, one aggregate per module; importing this package registers them all."""
+
+from engine.models.audit_event import AuditEvent
+from engine.models.care_team import CareTeamMember
+from engine.models.due_timer import DueTimer, TimerStatus
+from engine.models.pathway_instance import InstanceStatus, PathwayInstance
+from engine.models.pathway_version import PathwayVersion, VersionStatus
+from engine.models.patient import Patient
+from engine.models.professional import Professional, ProfessionalRole, Role
+from engine.models.reminder import Reminder, ReminderStatus
+from engine.models.work_item import WorkItem, WorkItemComment, WorkItemStatus
+
+__all__ = [
+    "AuditEvent",
+    "CareTeamMember",
+    "DueTimer",
+    "InstanceStatus",
+    "Patient",
+    "PathwayInstance",
+    "PathwayVersion",
+    "Professional",
+    "ProfessionalRole",
+    "Reminder",
+    "ReminderStatus",
+    "Role",
+    "TimerStatus",
+    "VersionStatus",
+    "WorkItem",
+    "WorkItemComment",
+    "WorkItemStatus",
+]

@@ -1,0 +1,31 @@
+"""Who may see and act on a patient's data: the care team, and the site's coordinators."""
+
+from __future__ import annotations
+
+from engine.clock import Clock
+from engine.db import db
+from engine.errors import AccessDenied
+from engine.models import Patient
+from engine.services.people import is_in_care_team
+from engine.types import Actor
+
+
+def can_access_patient(actor: Actor, patient_id: int, *, clock: Clock) -> bool:
+    if actor.is_trusted_operator:
+        return True
+    if not actor.is_professional or actor.professional_id is None:
+        return False
+    if is_in_care_team(patient_id, actor.professional_id, clock.now()):
+        return True
+    if "coordinateur" in actor.roles and actor.site:
+        patient = db.session.get(Patient, patient_id)
+        return patient is not None and patient.site == actor.site
+    return False
+
+
+def require_patient_access(actor: Actor, patient_id: int, *, action: str, clock: Clock) -> None:
+    """Raise AccessDenied (a NotFound) unless the actor may work on this patient's data."""
+    if not can_access_patient(actor, patient_id, clock=clock):
+        raise AccessDenied(f"no such patient or pathway for {actor.label}", actor_label=actor.label,
+                           actor_kind=actor.kind, actor_id=actor.professional_id, action=action,
+                           patient_id=patient_id)

@@ -1,0 +1,179 @@
+"""Work items: the inbox query, claim / unclaim / hand back, comments and completion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+
+from engine.clock import Clock
+from engine.db import db
+from engine.errors import ConcurrencyConflict, InvalidInput, InvalidTransition, NotFound, NotPermitted
+from engine.models import CareTeamMember, PathwayInstance, WorkItem, WorkItemComment, WorkItemStatus
+from engine.models.work_item import OPEN_STATUSES
+from engine.services import access, audit
+from engine.services.forms import validate_form_data
+from engine.services.instances import lock_instance, run_step
+from engine.services.people import is_in_care_team
+from engine.types import Actor, StepOutcome
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    overdue: bool = False
+    pathway_key: str | None = None
+    patient_id: int | None = None
+    limit: int = 200
+
+
+def inbox_query(actor: Actor, *, at: Any, flt: InboxFilter | None = None) -> Any:
+    """SELECT of the open work items an actor should see: mine, plus my roles' queues in my care teams."""
+    flt = flt or InboxFilter()
+    my_teams = select(CareTeamMember.patient_id, CareTeamMember.role_code).where(
+        CareTeamMember.professional_id == actor.professional_id,
+        CareTeamMember.period_start <= at,
+        or_(CareTeamMember.period_end.is_(None), CareTeamMember.period_end > at),
+    ).subquery()
+    queue = select(WorkItem.id).join(
+        my_teams, and_(my_teams.c.patient_id == WorkItem.patient_id, my_teams.c.role_code == WorkItem.role_code)
+    ).where(WorkItem.assignee_id.is_(None), WorkItem.status == WorkItemStatus.OPEN.value)
+    query = select(WorkItem).where(WorkItem.status.in_(OPEN_STATUSES), or_(
+        WorkItem.assignee_id == actor.professional_id, WorkItem.id.in_(queue)))
+    if flt.overdue:
+        query = query.where(WorkItem.due_at < at)
+    if flt.patient_id is not None:
+        query = query.where(WorkItem.patient_id == flt.patient_id)
+    if flt.pathway_key is not None:
+        from engine.models import PathwayVersion
+        query = query.join(PathwayInstance, PathwayInstance.id == WorkItem.instance_id).join(
+            PathwayVersion, PathwayVersion.id == PathwayInstance.version_id).where(
+            PathwayVersion.key == flt.pathway_key)
+    return query.order_by(WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id).limit(flt.limit)
+
+
+def list_inbox(actor: Actor, *, clock: Clock, flt: InboxFilter | None = None) -> list[WorkItem]:
+    """The actor's open work items, soonest due first (audited as one read listing the patients)."""
+    if not actor.is_professional:
+        raise NotPermitted("the inbox belongs to a professional: give --user LOGIN")
+    now = clock.now()
+    items = list(db.session.scalars(inbox_query(actor, at=now, flt=flt)))
+    audit.record(actor, "inbox.listed", at=now, object_type="inbox",
+                 details={"patients": sorted({i.patient_id for i in items}), "count": len(items)})
+    return items
+
+
+def _load_item(work_item_id: int, actor: Actor, *, action: str, clock: Clock) -> WorkItem:
+    item = db.session.get(WorkItem, work_item_id)
+    if item is None:
+        raise NotFound(f"no work item {work_item_id}")
+    access.require_patient_access(actor, item.patient_id, action=action, clock=clock)
+    return item
+
+
+def _may_work_on(actor: Actor, item: WorkItem, clock: Clock) -> bool:
+    if actor.is_trusted_operator:
+        return True
+    if item.assignee_id is not None and item.assignee_id == actor.professional_id:
+        return True
+    if item.role_code not in actor.roles or actor.professional_id is None:
+        return False
+    return is_in_care_team(item.patient_id, actor.professional_id, clock.now(), role_code=item.role_code)
+
+
+def _require_open(item: WorkItem) -> None:
+    if not item.is_open:
+        who = f" by professional {item.completed_by_id}" if item.completed_by_id else ""
+        raise InvalidTransition(f"work item {item.id} is already {item.status}{who}")
+
+
+def _comment(item: WorkItem, actor: Actor, kind: str, body: str, clock: Clock) -> None:
+    db.session.add(WorkItemComment(work_item_id=item.id, author_id=actor.professional_id, kind=kind, body=body,
+                                   at=clock.now()))
+
+
+def claim_work_item(work_item_id: int, *, actor: Actor, clock: Clock) -> WorkItem:
+    """Take a work item from the role queue (or confirm one assigned to me). Flushes, audits."""
+    item = _load_item(work_item_id, actor, action="work_item.claimed", clock=clock)
+    _require_open(item)
+    if not actor.is_professional:
+        raise NotPermitted("claiming needs a professional (--user LOGIN)")
+    if not _may_work_on(actor, item, clock):
+        raise NotPermitted(f"{actor.label} does not hold the role '{item.role_code}' in this patient's care team")
+    if item.assignee_id not in (None, actor.professional_id) and item.status == WorkItemStatus.CLAIMED.value:
+        raise InvalidTransition(f"work item {item.id} is already claimed by someone else")
+    item.assignee_id = actor.professional_id
+    item.status = WorkItemStatus.CLAIMED.value
+    item.claimed_at = clock.now()
+    _comment(item, actor, "claim", "", clock)
+    audit.record(actor, "work_item.claimed", at=clock.now(), patient_id=item.patient_id,
+                 instance_id=item.instance_id, object_type="work_item", object_id=item.id)
+    db.session.flush()
+    return item
+
+
+def release_work_item(work_item_id: int, *, actor: Actor, clock: Clock, reason: str, hand_back: bool = False
+                      ) -> WorkItem:
+    """Unclaim (or hand back, with a reason) a work item: it returns to its role's queue."""
+    kind = "hand_back" if hand_back else "unclaim"
+    item = _load_item(work_item_id, actor, action=f"work_item.{kind}", clock=clock)
+    _require_open(item)
+    if hand_back and not reason.strip():
+        raise InvalidInput("handing a work item back needs a reason")
+    if not actor.is_trusted_operator and item.assignee_id != actor.professional_id:
+        raise NotPermitted(f"work item {item.id} is not assigned to {actor.label}")
+    item.assignee_id = None
+    item.status = WorkItemStatus.OPEN.value
+    item.claimed_at = None
+    _comment(item, actor, kind, reason, clock)
+    audit.record(actor, f"work_item.{kind}", at=clock.now(), patient_id=item.patient_id,
+                 instance_id=item.instance_id, object_type="work_item", object_id=item.id,
+                 details={"reason": reason})
+    db.session.flush()
+    return item
+
+
+def comment_work_item(work_item_id: int, body: str, *, actor: Actor, clock: Clock) -> WorkItemComment:
+    item = _load_item(work_item_id, actor, action="work_item.commented", clock=clock)
+    if not body.strip():
+        raise InvalidInput("a comment cannot be empty")
+    comment = WorkItemComment(work_item_id=item.id, author_id=actor.professional_id, kind="comment", body=body,
+                              at=clock.now())
+    db.session.add(comment)
+    audit.record(actor, "work_item.commented", at=clock.now(), patient_id=item.patient_id,
+                 instance_id=item.instance_id, object_type="work_item", object_id=item.id)
+    db.session.flush()
+    return comment
+
+
+def complete_work_item(work_item_id: int, data: dict[str, Any], *, actor: Actor, clock: Clock,
+                       expected_lock_version: int | None = None) -> StepOutcome:
+    """Complete a work item with form data and advance its instance, in one transaction.
+
+    Checks role + care team (or assignment), validates the data against the form's JSON Schema, locks the
+    instance; a stale ``expected_lock_version`` or a concurrent completion raises ConcurrencyConflict.
+    """
+    item = _load_item(work_item_id, actor, action="work_item.completed", clock=clock)
+    if not _may_work_on(actor, item, clock):
+        raise NotPermitted(f"{actor.label} does not hold the role '{item.role_code}' in this patient's care team "
+                           f"and is not the assignee")
+    instance = lock_instance(item.instance_id)
+    db.session.refresh(item)
+    _require_open(item)
+    if expected_lock_version is not None and expected_lock_version != instance.lock_version:
+        raise ConcurrencyConflict(f"instance {instance.id} changed since the form was opened "
+                                  f"(version {expected_lock_version}, now {instance.lock_version})")
+    schema = (instance.version.forms or {}).get(item.form_key) if item.form_key else None
+    data = validate_form_data(item.form_key, schema, data)
+    now = clock.now()
+
+    def mark_completed() -> None:
+        item.status = WorkItemStatus.COMPLETED.value
+        item.data = data
+        item.completed_at = now
+        item.completed_by_id = actor.professional_id
+        audit.record(actor, "work_item.completed", at=now, patient_id=item.patient_id, instance_id=instance.id,
+                     object_type="work_item", object_id=item.id, details={"element_id": item.element_id})
+
+    return run_step(instance, lambda run: run.complete_task(item.spiff_task_id, data), actor=actor, clock=clock,
+                    before_sync=mark_completed)

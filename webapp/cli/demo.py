@@ -1,0 +1,2 @@
+"""CLI: demo data."""
+COMMANDS: list = []

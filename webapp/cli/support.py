@@ -1,0 +1,90 @@
+"""Shared plumbing for CLI commands: one transaction per command, readable errors, JSON output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+import click
+from flask import current_app
+
+from engine.clock import Clock
+from engine.db import db
+from engine.errors import AccessDenied, EngineError, InvalidInput, PathwayDefinitionError
+from engine.services import audit
+from engine.services.people import actor_for, professional_by_login
+from engine.types import Actor
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def clock() -> Clock:
+    return current_app.extensions["parcours_clock"]  # type: ignore[no-any-return]
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def transactional(func: F) -> F:
+    """Run the command in one transaction: commit on success; on an engine error roll back,
+    print one readable line and exit 1 (a refused patient access is audited after the rollback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = func(*args, **kwargs)
+            db.session.commit()
+            return result
+        except AccessDenied as exc:
+            db.session.rollback()
+            audit.record_denial(exc, at=clock().now())
+            db.session.commit()
+            fail(str(exc))
+        except PathwayDefinitionError as exc:
+            db.session.rollback()
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            sys.exit(1)
+        except InvalidInput as exc:
+            db.session.rollback()
+            fail(str(exc))
+        except EngineError as exc:
+            db.session.rollback()
+            fail(str(exc))
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_json_option(value: str | None, what: str) -> dict[str, Any]:
+    if value is None or value == "":
+        return {}
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{what} is not valid JSON ({exc.msg} at character {exc.pos})") from None
+    if not isinstance(parsed, dict):
+        raise InvalidInput(f"{what} must be a JSON object like '{{\"key\": \"value\"}}'")
+    return parsed
+
+
+def actor_from_login(login: str | None) -> Actor:
+    if login is None:
+        return Actor.cli()
+    return actor_for(professional_by_login(login))
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def echo_json(payload: Any) -> None:
+    click.echo(json.dumps(payload, default=_default, ensure_ascii=False, indent=2))
