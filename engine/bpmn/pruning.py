@@ -50,6 +50,9 @@ def prune_finished_history(workflow: Any) -> int:
             ancestor = first
         else:
             break
+    # The new root must be finished: an unfinished task still reads its parent's data when it runs.
+    while ancestor is not None and not ancestor.has_state(TaskState.FINISHED_MASK):
+        ancestor = ancestor.parent
     if ancestor is None or ancestor is workflow.task_tree:
         return 0
     keep = _subtree_ids(ancestor)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -14,6 +15,7 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import (  # type: ignore[imp
     BpmnWorkflowConverter,
     WorkflowConverter,
 )
+from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder  # type: ignore[import-untyped]
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG  # type: ignore[import-untyped]
 
 from engine.bpmn.parser import CompiledPathway
@@ -25,15 +27,23 @@ _registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
 _registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
 _registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
 _workflow_converter = BpmnWorkflowConverter(BpmnWorkflow, _registry)
+_encoder = create_encoder(_registry)
+# SpiffWorkflow's registry switches to "encoder mode" through a shared flag: one dump at a time.
+_dump_lock = threading.Lock()
 
 
 def dump_state(workflow: BpmnWorkflow) -> str:
     """JSON text of the instance's runtime state (tasks, data, subprocesses), spec excluded."""
-    dct = WorkflowConverter.to_dict(_workflow_converter, workflow)
-    dct["subprocesses"] = _workflow_converter.mapping_to_dict(workflow.subprocesses)
-    dct["bpmn_events"] = _registry.convert(workflow.bpmn_events)
-    dct["format"] = STATE_FORMAT
-    return json.dumps(dct, separators=(",", ":"))
+    with _dump_lock:
+        _registry._encoder_mode = True
+        try:
+            dct = WorkflowConverter.to_dict(_workflow_converter, workflow)
+            dct["subprocesses"] = _workflow_converter.mapping_to_dict(workflow.subprocesses)
+            dct["bpmn_events"] = _registry.convert(workflow.bpmn_events)
+            dct["format"] = STATE_FORMAT
+            return json.dumps(dct, separators=(",", ":"), cls=_encoder)
+        finally:
+            _registry._encoder_mode = False
 
 
 def load_state(compiled: CompiledPathway, state: str) -> BpmnWorkflow:
