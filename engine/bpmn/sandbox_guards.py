@@ -169,9 +169,16 @@ def guarded_format(value: Any, conversion: int, spec: str | None) -> str:
         value = repr(value)
     elif conversion == ord("a"):
         value = ascii(value)
-    for digits in re.findall(r"\d+", spec or ""):
-        _check_width(digits)
+    _check_spec(spec or "")
     return format(value, spec or "")
+
+
+def _check_spec(spec: str) -> None:
+    """Format spec / strftime format: short, and no huge width or precision."""
+    if len(spec) > MAX_FORMAT_WIDTH:
+        raise _too_big("format spec", len(spec), MAX_FORMAT_WIDTH)
+    for digits in re.findall(r"\d+", spec):
+        _check_width(digits)
 
 
 def guarded_inplace(op: str, target: Any, value: Any) -> Any:
@@ -279,6 +286,15 @@ def _join(sep: str) -> Callable[[Any], str]:
     return call
 
 
+def _strftime(value: date | time) -> Callable[[str], str]:
+    def call(fmt: str) -> str:
+        if isinstance(fmt, str):
+            _check_spec(fmt)
+        return value.strftime(fmt)
+
+    return call
+
+
 def _list_extend(target: list[Any]) -> Callable[[Any], None]:
     def call(iterable: Any) -> None:
         items = iterable if isinstance(iterable, list | tuple) else list(bounded(iterable))
@@ -321,10 +337,10 @@ _STR = _names(
     expandtabs=_expandtabs, replace=_replace, join=_join)
 _INT = _names("bit_length", "bit_count", "conjugate", "denominator", "imag", "numerator", "real",
               "as_integer_ratio", "is_integer")
-_DATE = _names("year", "month", "day", "replace", "weekday", "isoweekday", "isocalendar", "isoformat", "strftime",
-               "toordinal", "ctime")
-_TIME = _names("hour", "minute", "second", "microsecond", "tzinfo", "fold", "replace", "isoformat", "strftime",
-               "utcoffset", "tzname", "dst")
+_DATE = _names("year", "month", "day", "replace", "weekday", "isoweekday", "isocalendar", "isoformat", "toordinal",
+               "ctime", strftime=_strftime)
+_TIME = _names("hour", "minute", "second", "microsecond", "tzinfo", "fold", "replace", "isoformat", "utcoffset",
+               "tzname", "dst", strftime=_strftime)
 _TZ = _names("key", "utcoffset", "tzname", "dst")
 _ATTRS: dict[type, dict[str, Callable[[Any], Any] | None]] = {
     str: _STR,
@@ -487,6 +503,12 @@ def _str(obj: Any = "", /) -> str:
     return str(obj)
 
 
+def _round(number: Any, ndigits: Any = None) -> Any:
+    if isinstance(ndigits, int) and abs(ndigits) > MAX_FORMAT_WIDTH:  # round(1, -10**9) computes 10**(10**9)
+        raise SandboxError(f"round() to {ndigits} digits is not allowed")
+    return round(number, ndigits)
+
+
 def _sorted(iterable: Any, /, *, key: Any = None, reverse: bool = False) -> list[Any]:
     return sorted(bounded(iterable), key=key, reverse=reverse)
 
@@ -548,7 +570,7 @@ def days_between(start: Any, end: Any) -> int:
 
 SAFE_NAMES: dict[str, Any] = {
     "datetime": datetime, "date": date, "timedelta": timedelta,
-    "min": _min, "max": _max, "abs": abs, "round": round, "len": len, "sum": _sum, "sorted": _sorted,
+    "min": _min, "max": _max, "abs": abs, "round": _round, "len": len, "sum": _sum, "sorted": _sorted,
     "any": _any, "all": _all, "int": int, "float": float, "str": _str, "bool": bool, "list": _list,
     "dict": _dict, "tuple": _tuple, "set": _set, "range": range, "enumerate": enumerate, "zip": zip,
     "isinstance": _isinstance, "True": True, "False": False, "None": None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
@@ -41,13 +42,22 @@ _REWORDED = (
     (re.compile(r"^A Service Task must have an operator"),
      "service tasks are not supported in care pathways: use a user task for people, a send task (template, "
      "recipient) for reminders, or a message event for results coming from outside"),
-    (re.compile(r"^Data Store with name (?P<name>.+?) has no implementation"),
+    (re.compile(r"^Data Store with name (?P<name>.+?) has no implementation", re.DOTALL),
      "data store '{name}' is not supported: keep pathway data in form fields and script variables"),
     (re.compile(r"^Exactly one start event is required in a SubWorkflow Task; found (?P<n>\d+)"),
      "this sub-process has {n} start events: give it exactly one plain start event"),
     (re.compile(r"^A multiinstance task must specify a cardinality or a loop input data reference"),
      "this multi-instance activity says neither how many times to run (loop cardinality) nor which collection "
      "to go through (loop input): set one of them"),
+    (re.compile(r"^Non-default exclusive outgoing sequence flow without condition"),
+     "a flow leaving this exclusive gateway has no condition and is not the default flow: add a condition "
+     "(e.g. douleur_nrs >= 7) or mark it as the default"),
+    (re.compile(r"^Multiple outgoing flows are not supported for tasks of type"),
+     "this element has several outgoing flows: join them through a gateway (exclusive for a choice, parallel "
+     "for branches that all run)"),
+    (re.compile(r"^Time Specification Error"),
+     "this timer says neither when nor how long: give it a timeDate (date_chirurgie + timedelta(days=1)) or a "
+     'timeDuration ("P3M")'),
 )
 
 
@@ -83,7 +93,8 @@ def _explain_compile_problems(bpmn: bytes, filename: str, problems: list[Problem
         if not match:
             out.append(_reworded(problem))
             continue
-        available = {d.strip() for d in (match.group(2) or "").split(",") if d.strip()}
+        listed = re.sub(r"\s*\(line \d+\)\s*$", "", match.group(2) or "").strip().rstrip(".")
+        available = {d.strip() for d in listed.split(",") if d.strip()}
         known = f" (decisions deployed: {', '.join(sorted(available))})" if available else ""
         calls = [(problem.element_id, match.group(1))]
         root = parse_xml(bpmn, filename)  # it parsed once already, so this cannot fail
@@ -107,7 +118,8 @@ def _reworded(problem: Problem) -> Problem:
     original = problem.reason.strip()
     for pattern, reason in _REWORDED:
         if found := pattern.match(original):
-            return Problem(problem.file, problem.element_id, f"{reason.format(**found.groupdict())} ({original})")
+            names = {k: " ".join(v.split()) for k, v in found.groupdict().items()}  # names may span lines
+            return Problem(problem.file, problem.element_id, f"{reason.format(**names)} ({' '.join(original.split())})")
     return problem
 
 
@@ -177,23 +189,26 @@ def check_timers(check: PathwayCheck) -> None:
             elif name not in parameters:
                 unknown.append(name)
         for name in unknown:
+            close = difflib.get_close_matches(name, sorted(anchors | set(parameters) | runtime), n=1)
             hint = f': write the duration quoted: "{name}"' if _BARE_DURATION.match(name) else (
+                f": did you mean '{close[0]}'?" if close else
                 ": declare it in the process anchors, add a param:NAME property, or fix the spelling")
             check.add(info.element_id, f"{label} expression uses '{name}', which is not an anchor date, parameter, "
                                        f"form field or script variable{hint}")
         if unknown or deferred:
             continue  # values only known at run time: compiling it is all we can check now
-        _check_timer_value(check, info, label, expr, sample, boundary)
+        _check_timer_value(check, info, label, expr, sample)
 
 
-def _check_timer_value(
-    check: PathwayCheck, info: ElementInfo, label: str, expr: str, sample: dict[str, Any], boundary: bool
-) -> None:
+def _check_timer_value(check: PathwayCheck, info: ElementInfo, label: str, expr: str, sample: dict[str, Any]) -> None:
+    """Evaluate a timer on sample anchor dates and parameters; the value must suit its timer type."""
     try:
         value = sandbox.evaluate(expr, sample)
     except SandboxError as exc:
         name = re.search(r"name '([^']+)' is not defined", str(exc))
         hint = f': write the duration quoted: "{name.group(1)}"' if name and _BARE_DURATION.match(name.group(1)) else ""
+        hint = hint or ("; anchor dates are date-times: add or subtract a timedelta, e.g. "
+                        "date_chirurgie + timedelta(days=1)")
         check.add(info.element_id, f"{label} expression fails with sample anchor dates "
                                    f"({SAMPLE_DATE.date().isoformat()}): {exc}{hint}")
         return
@@ -217,10 +232,15 @@ def _timer_value_problem(kind: str | None, value: Any) -> str | None:
             return None
         if isinstance(value, str):
             try:
+                naive = datetime.fromisoformat(value).tzinfo is None
                 TimerEventDefinition.get_datetime(value)
-                return None
             except (ValueError, TypeError):
-                pass
+                naive = None
+            if naive:  # SpiffWorkflow would read it in the server's time zone
+                return (f"(timeDate) gives {shown}, which has no time zone: write the offset, e.g. "
+                        f'"2026-03-01T09:00:00+01:00", or compute it from an anchor date')
+            if naive is False:
+                return None
         tip = "; for a delay, make it a timeDuration timer" if isinstance(value, timedelta) or (
             isinstance(value, str) and _spiff_duration_ok(value)) else ""
         return (f"(timeDate) gives {shown}, not a date: write e.g. date_chirurgie + timedelta(days=1) or "

@@ -64,7 +64,7 @@ class PathwayCheck:
         """The forms referenced by this pathway's user tasks that exist and are JSON objects."""
         used = {}
         for info in self.elements("user_task"):
-            key = info.properties.get("form", "").strip()
+            key = info.properties.get("form") or ""
             schema = _load_form(self.forms.get(key)) if key in self.forms else None
             if isinstance(schema, dict):
                 used[key] = schema
@@ -162,7 +162,7 @@ def check_forms(check: PathwayCheck) -> None:
     """Every form a user task names exists and is a JSON Schema of an object."""
     seen: set[str] = set()
     for info in check.elements("user_task"):
-        key = info.properties.get("form", "").strip()
+        key = info.properties.get("form") or ""  # read as the runtime reads it: not stripped
         if not key or key in seen:
             continue
         seen.add(key)
@@ -181,6 +181,10 @@ def check_forms(check: PathwayCheck) -> None:
             check.add(info.element_id, f"form '{key}' is not a valid JSON Schema ({where}: {exc.message}): "
                                        f"fix workflows/forms/{key}.json")
             continue
+        except (TypeError, ValueError, LookupError) as exc:  # e.g. an unhashable "$schema"
+            check.add(info.element_id, f"form '{key}' is not a valid JSON Schema ({exc}): "
+                                       f"fix workflows/forms/{key}.json")
+            continue
         if schema.get("type") != "object":
             check.add(info.element_id, f"form '{key}' must describe an object: set \"type\": \"object\" at the top "
                                        f"of workflows/forms/{key}.json")
@@ -195,24 +199,30 @@ def _iso_duration_problem(value: str) -> str | None:
 
 
 def check_properties(check: PathwayCheck) -> None:
-    """User-task due/escalate_after/priority and send-task recipient/channel take allowed values."""
+    """User-task due/escalate_after/priority and send-task recipient/channel take allowed values.
+
+    Values are read exactly as the runtime reads them (not stripped); an empty due/escalate_after means none.
+    """
     for info in check.elements("user_task"):
         for prop in ("due", "escalate_after"):
             value = info.properties.get(prop)
-            if value is not None and (bad := _iso_duration_problem(value.strip())):
+            if value and (bad := _iso_duration_problem(value)):
                 check.add(info.element_id, f"user task '{info.name}' property {prop}: {bad}")
+        if info.properties.get("escalate_after") and not info.properties.get("due"):
+            check.add(info.element_id, f"user task '{info.name}' has escalate_after but no due: escalation counts "
+                                       f"from the due date, so add a due (e.g. P2D) or remove escalate_after")
         priority = info.properties.get("priority")
-        if priority is not None and priority.strip() not in PRIORITIES:
+        if priority is not None and priority not in PRIORITIES:
             check.add(info.element_id, f"user task '{info.name}' priority '{priority}' is not allowed: "
                                        f"use one of {', '.join(PRIORITIES)}")
     for info in check.elements("send_task"):
         if "template" not in info.properties:
             continue
-        recipient = info.properties.get("recipient", "patient").strip()  # the runtime's default
+        recipient = info.properties.get("recipient", "patient")  # the runtime's default
         if recipient != "patient" and recipient not in check.known_roles:
             check.add(info.element_id, f"send task '{info.name}' recipient '{recipient}' is neither patient nor a "
                                        f"known role; {check.roles_hint(recipient)}")
-        channel = info.properties.get("channel", "preferred").strip()
+        channel = info.properties.get("channel", "preferred")
         if channel not in CHANNELS:
             check.add(info.element_id, f"send task '{info.name}' channel '{channel}' is not allowed: use one of "
                                        f"{', '.join(CHANNELS)} (preferred = the patient's choice)")

@@ -193,6 +193,21 @@ def test_non_executable_process_is_refused_on_the_process() -> None:
     assert 'isExecutable="true"' in problems[0].reason
 
 
+def test_service_task_refusal_is_reworded_for_a_care_manager() -> None:
+    compiled, problems = validate(chain('<bpmn:serviceTask id="Svc" name="Appel API"/>'))
+    assert compiled is None
+    assert [p.element_id for p in problems] == ["Svc"]
+    assert "service tasks are not supported in care pathways" in problems[0].reason
+
+
+def test_timer_with_no_definition_is_refused_on_the_timer() -> None:
+    bare = '<bpmn:intermediateCatchEvent id="T"><bpmn:timerEventDefinition id="T_def"/></bpmn:intermediateCatchEvent>'
+    compiled, problems = validate(chain(bare))
+    assert compiled is None
+    assert [p.element_id for p in problems] == ["T"]
+    assert "timeDuration" in problems[0].reason
+
+
 # ---------------------------------------------------------------- 2. lanes
 
 
@@ -261,9 +276,22 @@ def test_date_timer_with_iso_string_is_accepted() -> None:
     assert validate(chain(timer("J1", '"2026-03-01T09:00:00+01:00"')))[1] == []
 
 
+def test_date_timer_with_naive_iso_string_is_refused() -> None:
+    only_problem(chain(timer("J1", '"2026-03-01T09:00:00"')), "J1", "no time zone", "+01:00")
+
+
+def test_timer_with_misspelt_anchor_suggests_the_anchor() -> None:
+    bpmn = chain(timer("J1", "chirurgie + timedelta(days=1)"), props={"anchors": "date_chirurgie"})
+    only_problem(bpmn, "J1", "uses 'chirurgie'", "did you mean 'date_chirurgie'?")
+
+
+def test_timer_with_empty_expression_is_refused() -> None:
+    only_problem(chain(timer("J1", "  ")), "J1", "has no expression", "timeDuration")
+
+
 def test_timer_failing_on_sample_dates_is_refused() -> None:
     bpmn = chain(timer("J1", "date_chirurgie + 1"))
-    only_problem(bpmn, "J1", "fails with sample anchor dates")
+    only_problem(bpmn, "J1", "fails with sample anchor dates", "timedelta")
 
 
 def test_timer_on_form_field_is_compile_checked_only() -> None:
@@ -360,6 +388,11 @@ def test_invalid_json_schema_is_refused() -> None:
     only_problem(chain(user_task("Appel", form="bilan")), "Appel", "not a valid JSON Schema", forms=forms)
 
 
+def test_form_with_unhashable_schema_dialect_is_refused_not_raised() -> None:
+    forms = {"bilan": {"$schema": [], "type": "object"}}
+    only_problem(chain(user_task("Appel", form="bilan")), "Appel", "not a valid JSON Schema", forms=forms)
+
+
 def test_form_that_is_not_an_object_schema_is_refused() -> None:
     forms = {"bilan": {"type": "string"}}
     only_problem(chain(user_task("Appel", form="bilan")), "Appel", '"type": "object"', forms=forms)
@@ -370,7 +403,12 @@ def test_form_that_is_not_an_object_schema_is_refused() -> None:
 
 @pytest.mark.parametrize("prop", ["due", "escalate_after"])
 def test_user_task_duration_property_must_be_iso(prop: str) -> None:
-    only_problem(chain(user_task("Appel", **{prop: "2 jours"})), "Appel", prop, "not an ISO 8601 duration", "P2D")
+    bpmn = chain(user_task("Appel", **{"due": "P1D", prop: "2 jours"}))
+    only_problem(bpmn, "Appel", f"property {prop}", "not an ISO 8601 duration", "P2D")
+
+
+def test_escalation_without_due_is_refused() -> None:
+    only_problem(chain(user_task("Appel", escalate_after="PT4H")), "Appel", "escalate_after but no due", "add a due")
 
 
 def test_user_task_priority_must_be_known() -> None:
@@ -409,6 +447,7 @@ def test_every_missing_decision_is_reported() -> None:
     _, problems = validate(bpmn)
     assert sorted((p.element_id, "'" + p.reason.split("'")[3] + "'") for p in problems) == [
         ("Regle1", "'absent_a'"), ("Regle2", "'absent_b'")]
+    assert all("decisions deployed" not in p.reason for p in problems)  # no DMN file at all
 
 
 # ---------------------------------------------------------------- 9. anchors
