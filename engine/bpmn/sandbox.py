@@ -16,21 +16,27 @@ from typing import Any, Literal
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.transformer import RestrictingNodeTransformer, copy_locations
 
-from engine.bpmn.sandbox_guards import NEVER_ATTRIBUTES, SAFE_NAMES, make_builtins
+from engine.bpmn.sandbox_guards import NEVER_ATTRIBUTES, RUN, SAFE_NAMES, make_builtins
 from engine.errors import SandboxError
 
+# Layers: (1) _Checker refuses syntax/names at deploy time; (2) RestrictedPython + _Policy compile every attribute,
+# item, write, operator, unpacking, `in`, f-string, lambda and generator expression into guard calls
+# (sandbox_guards); (3) __builtins__ holds only SAFE_GLOBALS and the guards; (4) code with loops, comprehensions or
+# lambdas runs under a per-thread tracer with a deadline; (5) size limits per operation and per run.
+# Not covered in-process: a single C call on crafted data (hash collisions, `==`/hash of deeply shared nested
+# tuples/lists) cannot be interrupted; workers need a hard time limit (e.g. Celery time_limit) as the last resort.
+#
 # What sandboxed code sees besides its variables. There is no print(): output would go nowhere, so it is refused.
 SAFE_GLOBALS: Mapping[str, Any] = MappingProxyType(SAFE_NAMES)
 
 FILENAME = "<bpmn-code>"
 MAX_SOURCE = 20_000
 _SAFE = frozenset(SAFE_NAMES)
-_BUILTINS = {"eval": make_builtins(readonly=True), "exec": make_builtins(readonly=False)}
-_DENIED = frozenset({
+_BUILTINS = {mode: MappingProxyType(make_builtins(readonly=mode == "eval")) for mode in ("eval", "exec")}
+_DENIED = frozenset({  # Python builtins used in escapes and I/O: refused by name (the rest is just undefined)
     "exec", "eval", "compile", "open", "getattr", "setattr", "delattr", "hasattr", "globals", "locals", "vars",
     "type", "breakpoint", "input", "help", "dir", "print", "printed", "memoryview", "bytearray", "bytes", "object",
-    "super", "classmethod", "staticmethod", "property", "exit", "quit", "id", "iter", "next", "callable",
-    "issubclass", "format", "repr", "reload",
+    "super", "classmethod", "staticmethod", "property", "exit", "quit", "issubclass",
 })
 _OPERATORS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Mod, ast.Pow, ast.LShift, ast.RShift, ast.BitOr, ast.BitXor,
               ast.BitAnd, ast.FloorDiv)
@@ -54,7 +60,8 @@ _HINTS: dict[type, str] = {
     ast.MatMult: "the @ operator is not allowed",
 }
 _LOOPS = (ast.For, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Lambda)
-_BINOP_GUARDS = {ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_", ast.Add: "_add_", ast.Mod: "_mod_"}
+_BINOP_GUARDS = {ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_", ast.Add: "_add_", ast.Mod: "_mod_",
+                 ast.Sub: "_sub_", ast.BitOr: "_or_", ast.BitAnd: "_and_", ast.BitXor: "_xor_"}
 _PLAIN = frozenset({bool, int, float, str, type(None), list, dict, tuple, set, datetime, date, timedelta})
 _MISSING = object()
 
@@ -108,6 +115,11 @@ class _Checker(ast.NodeVisitor):
     def visit_Constant(self, node: ast.Constant) -> None:
         if isinstance(node.value, bytes):
             self.refuse("bytes literals are not allowed")
+
+    def visit_comprehension(self, node: ast.comprehension) -> None:
+        if node.is_async:
+            self.refuse("async code is not allowed")
+        self.generic_visit(node)
 
 
 class _FreeNames(ast.NodeVisitor):
@@ -179,7 +191,8 @@ class _FreeNames(ast.NodeVisitor):
 
 
 class _Policy(RestrictingNodeTransformer):
-    """RestrictedPython's policy, plus calls to size guards for *, **, <<, +, %, f-strings, unpacking and `in`."""
+    """RestrictedPython's policy, plus calls to guards for operators, f-strings, unpacking, `in`, lambdas and
+    generator expressions (size bounds, allocation accounting, no use after the run)."""
 
     def _guard(self, helper: str, where: ast.AST, *args: ast.expr) -> ast.Call:
         call = ast.Call(func=ast.Name(helper, ast.Load()), args=list(args), keywords=[])
@@ -197,11 +210,25 @@ class _Policy(RestrictingNodeTransformer):
             node.value = self._guard("_star_", node.value, node.value)
         return node
 
+    def visit_Dict(self, node: ast.Dict) -> ast.AST:  # noqa: N802
+        node = self.node_contents_visit(node)
+        node.values = [self._guard("_starstar_", v, v) if k is None else v for k, v in zip(node.keys, node.values,
+                                                                                           strict=True)]
+        return node
+
     def visit_Compare(self, node: ast.Compare) -> ast.AST:  # noqa: N802
         node = self.node_contents_visit(node)
         node.comparators = [self._guard("_in_", right, right) if isinstance(op, ast.In | ast.NotIn) else right
                             for op, right in zip(node.ops, node.comparators, strict=True)]
         return node
+
+    def visit_Lambda(self, node: ast.Lambda) -> ast.AST:  # noqa: N802
+        node = super().visit_Lambda(node)  # a lambda kept in task data must not run later, outside the time limit
+        return self._guard("_lambda_", node, node)
+
+    def visit_GeneratorExp(self, node: ast.GeneratorExp) -> ast.AST:  # noqa: N802
+        node = super().visit_GeneratorExp(node)
+        return self._guard("_genexp_", node, node)
 
     def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:  # noqa: N802
         node = self.node_contents_visit(node)
@@ -243,16 +270,23 @@ def _compile(source: str, mode: str) -> _Compiled:
                            line=exc.lineno) from None
     except (ValueError, RecursionError, MemoryError) as exc:
         raise SandboxError(f"the code cannot be read: {exc}", expression=source) from None
-    checker = _Checker()
-    checker.visit(tree)
+    checker, finder = _Checker(), _FreeNames()
+    try:
+        checker.visit(tree)
+        if not checker.problems:
+            finder.visit(tree)
+            result = (compile_restricted_eval if mode == "eval" else compile_restricted_exec)(
+                tree, FILENAME, policy=_Policy)
+    except RecursionError:
+        raise SandboxError("the code is too deeply nested", expression=source) from None
+    except SyntaxError as exc:  # found by the compiler, not the parser: `break` outside a loop...
+        raise SandboxError(f"{_where(mode, exc.lineno)}syntax error: {exc.msg}", expression=source,
+                           line=exc.lineno) from None
     if checker.problems:
         line, reason = checker.problems[0]
         raise SandboxError(f"{_where(mode, line)}{reason}", expression=source, line=line)
-    finder = _FreeNames()
-    finder.visit(tree)
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not n.id.startswith("_")}
     traced = any(isinstance(n, _LOOPS) for n in ast.walk(tree))
-    result = (compile_restricted_eval if mode == "eval" else compile_restricted_exec)(tree, FILENAME, policy=_Policy)
     if result.errors or result.code is None:
         raise SandboxError(f"refused: {'; '.join(result.errors)}", expression=source)
     return _Compiled(result.code, mode, text, tuple(sorted(names)), tuple(sorted(names - _SAFE)),
@@ -320,6 +354,8 @@ def _failure(compiled: _Compiled, exc: BaseException, timeout: float) -> Sandbox
 def _run(compiled: _Compiled, scope: dict[str, Any], timeout: float) -> Any:
     if not timeout > 0:
         raise ValueError(f"timeout must be positive, not {timeout!r}")
+    saved = RUN.token, RUN.spent  # runs may nest (an extra helper evaluating code)
+    RUN.token, RUN.spent = object(), 0
     try:
         if compiled.traced:
             return _run_traced(compiled.code, scope, timeout)
@@ -328,11 +364,13 @@ def _run(compiled: _Compiled, scope: dict[str, Any], timeout: float) -> Any:
         raise _failure(compiled, exc, timeout) from None
     except Exception as exc:
         raise _failure(compiled, exc, timeout) from exc
+    finally:
+        RUN.token, RUN.spent = saved
 
 
 def _scope(compiled: _Compiled, context: Mapping[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
     """Globals for one run: only the names the code mentions. extra > safe globals > context."""
-    scope: dict[str, Any] = {"__builtins__": _BUILTINS[compiled.mode]}
+    scope: dict[str, Any] = {"__builtins__": _BUILTINS[compiled.mode]}  # read-only, never Python's builtins
     if extra:
         for name in compiled.names:
             if name in extra:

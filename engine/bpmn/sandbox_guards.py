@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 import operator
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime, time, timedelta, timezone
+from types import ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +20,7 @@ MAX_TEXT = 1_000_000  # chars of a string made by +, join, replace, padding, or 
 MAX_VIRTUAL = 10_000_000  # size of a repeated list counting shared references each time
 MAX_INT_BITS = 10_000  # bits of an int made by *, ** or <<
 MAX_FORMAT_WIDTH = 1_000  # width / precision in a format spec or a %-format
+MAX_RUN_ALLOCATION = 10_000_000  # items/chars (dict/set entries count 4) made by guarded operations in one run
 
 PARIS = ZoneInfo("Europe/Paris")
 _VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
@@ -31,6 +34,60 @@ _SEQUENCES = (str, bytes, bytearray, list, tuple)
 
 def _too_big(what: str, size: int, limit: int) -> SandboxError:
     return SandboxError(f"{what} would be too big ({size:,} > {limit:,})")
+
+
+class _RunState(threading.local):
+    """Per-thread state of the run going on: its token (for lambdas/generators) and what it allocated."""
+
+    token: object | None = None
+    spent: int = 0
+
+
+RUN = _RunState()
+
+
+def spend(size: int) -> None:
+    """Count `size` items/chars made by this run; refuse once the run made more than MAX_RUN_ALLOCATION."""
+    RUN.spent += size
+    if RUN.spent > MAX_RUN_ALLOCATION:
+        raise SandboxError(f"the code made more than {MAX_RUN_ALLOCATION:,} items/characters in one run")
+
+
+def _spent(result: Any) -> Any:
+    if isinstance(result, _MATERIAL):
+        spend(len(result) * (4 if isinstance(result, dict | set | frozenset) else 1))
+    elif isinstance(result, int) and result.bit_length() > 640:
+        spend(result.bit_length() // 64)
+    return result
+
+
+def guarded_lambda(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a lambda so it only runs inside the (time-bounded) run that made it, never later from task data."""
+    token = RUN.token
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if token is None or RUN.token is not token:
+            raise SandboxError("a lambda made by BPMN code can only be called while that code runs")
+        return func(*args, **kwargs)
+
+    return call
+
+
+def guarded_generator(generator: Iterator[Any]) -> Iterator[Any]:
+    """Same for generator expressions: they cannot be resumed once the run that made them is over."""
+    token = RUN.token
+
+    def alive() -> Iterator[Any]:
+        while True:
+            if token is None or RUN.token is not token:
+                raise SandboxError("a generator made by BPMN code can only be used while that code runs")
+            try:
+                item = next(generator)
+            except StopIteration:
+                return
+            yield item
+
+    return alive()
 
 
 def _safe_len(obj: Any) -> int:
@@ -122,19 +179,19 @@ def guarded_mul(a: Any, b: Any) -> Any:
         _check_repeat(b, a)
     elif isinstance(a, int) and isinstance(b, int):
         _check_bits(a.bit_length() + b.bit_length(), "*")
-    return a * b
+    return _spent(a * b)
 
 
 def guarded_pow(a: Any, b: Any) -> Any:
     if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1:
         _check_bits(b * math.log2(abs(a)), "**")
-    return a**b
+    return _spent(a**b)
 
 
 def guarded_lshift(a: Any, b: Any) -> Any:
     if isinstance(a, int) and isinstance(b, int) and a and b > 0:
         _check_bits(a.bit_length() + b, "<<")
-    return a << b
+    return _spent(a << b)
 
 
 def guarded_add(a: Any, b: Any) -> Any:
@@ -142,7 +199,25 @@ def guarded_add(a: Any, b: Any) -> Any:
         limit = MAX_TEXT if isinstance(a, str | bytes) else MAX_ITEMS
         if len(a) + len(b) > limit:
             raise _too_big("concatenation", len(a) + len(b), limit)
-    return a + b
+    return _spent(a + b)
+
+
+def _accounting(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def guarded(a: Any, b: Any) -> Any:  # `-`, `|`, `&`, `^`: new sets/dicts count against the run's allocation
+        return _spent(op(a, b))
+
+    return guarded
+
+
+guarded_sub, guarded_or, guarded_and, guarded_xor = (_accounting(o) for o in (
+    operator.sub, operator.or_, operator.and_, operator.xor))
+
+
+def guarded_mapping_unpack(mapping: Any) -> Any:
+    """`{**mapping}` copies the mapping."""
+    if isinstance(mapping, Mapping):
+        spend(4 * len(mapping))
+    return mapping
 
 
 _PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?[a-zA-Z%]")
@@ -157,6 +232,7 @@ def guarded_mod(a: Any, b: Any) -> Any:
                 if group:
                     _check_width(group)
         check_text(b)
+        return _spent(a % b)
     return a % b
 
 
@@ -170,7 +246,7 @@ def guarded_format(value: Any, conversion: int, spec: str | None) -> str:
     elif conversion == ord("a"):
         value = ascii(value)
     _check_spec(spec or "")
-    return format(value, spec or "")
+    return _spent(format(value, spec or ""))
 
 
 def _check_spec(spec: str) -> None:
@@ -194,8 +270,8 @@ def guarded_inplace(op: str, target: Any, value: Any) -> Any:
 
 _INPLACE: dict[str, Callable[[Any, Any], Any]] = {
     "+=": guarded_add, "*=": guarded_mul, "**=": guarded_pow, "<<=": guarded_lshift, "%=": guarded_mod,
-    "-=": operator.sub, "/=": operator.truediv, "//=": operator.floordiv, ">>=": operator.rshift,
-    "&=": operator.and_, "|=": operator.or_, "^=": operator.xor,
+    "-=": guarded_sub, "/=": operator.truediv, "//=": operator.floordiv, ">>=": operator.rshift,
+    "&=": guarded_and, "|=": guarded_or, "^=": guarded_xor,
 }
 
 
@@ -244,7 +320,7 @@ def _padding(name: str) -> Callable[[Any], Any]:
         def call(width: Any, *args: Any) -> str:
             if isinstance(width, int) and width > MAX_TEXT:
                 raise _too_big(f"str.{name}()", width, MAX_TEXT)
-            return method(width, *args)
+            return _spent(method(width, *args))
 
         return call
 
@@ -255,7 +331,7 @@ def _expandtabs(text: str) -> Callable[..., str]:
     def call(tabsize: int = 8) -> str:
         if isinstance(tabsize, int) and (size := len(text) + text.count("\t") * tabsize) > MAX_TEXT:
             raise _too_big("str.expandtabs()", size, MAX_TEXT)
-        return text.expandtabs(tabsize)
+        return _spent(text.expandtabs(tabsize))
 
     return call
 
@@ -267,7 +343,7 @@ def _replace(text: str) -> Callable[..., str]:
             hits = hits if count < 0 else min(hits, count)
             if (size := len(text) + hits * (len(new) - len(old))) > MAX_TEXT:
                 raise _too_big("str.replace()", size, MAX_TEXT)
-        return text.replace(old, new, count)
+        return _spent(text.replace(old, new, count))
 
     return call
 
@@ -281,7 +357,8 @@ def _join(sep: str) -> Callable[[Any], str]:
             size = 0  # not all strings: str.join raises the proper error
         if size > MAX_TEXT:
             raise _too_big("str.join()", size, MAX_TEXT)
-        return sep.join(items)
+        spend(len(items))
+        return _spent(sep.join(items))
 
     return call
 
@@ -300,6 +377,7 @@ def _list_extend(target: list[Any]) -> Callable[[Any], None]:
         items = iterable if isinstance(iterable, list | tuple) else list(bounded(iterable))
         if len(target) + len(items) > MAX_ITEMS:
             raise _too_big("list", len(target) + len(items), MAX_ITEMS)
+        spend(len(items))
         target.extend(items)
 
     return call
@@ -307,7 +385,9 @@ def _list_extend(target: list[Any]) -> Callable[[Any], None]:
 
 def _dict_update(target: dict[Any, Any]) -> Callable[..., None]:
     def call(*args: Any, **kwargs: Any) -> None:
-        target.update(*(a if isinstance(a, Mapping) else bounded(a) for a in args), **kwargs)
+        items = [a if isinstance(a, Mapping) else list(bounded(a)) for a in args]
+        spend(sum(map(len, items)) + len(kwargs))
+        target.update(*items, **kwargs)
 
     return call
 
@@ -315,7 +395,15 @@ def _dict_update(target: dict[Any, Any]) -> Callable[..., None]:
 def _set_method(name: str) -> Callable[[Any], Any]:
     def factory(target: Any) -> Callable[..., Any]:
         method = getattr(target, name)
-        return lambda *others: method(*(bounded(o) for o in others))
+        return lambda *others: _spent(method(*(bounded(o) for o in others)))
+
+    return factory
+
+
+def _accounted(name: str) -> Callable[[Any], Any]:
+    def factory(target: Any) -> Callable[..., Any]:
+        method = getattr(target, name)
+        return lambda *args, **kwargs: _spent(method(*args, **kwargs))
 
     return factory
 
@@ -324,11 +412,16 @@ def _names(*names: str, **guarded: Callable[[Any], Any]) -> dict[str, Callable[[
     return {**dict.fromkeys(names), **guarded}
 
 
+def _new_objects(*names: str, **guarded: Callable[[Any], Any]) -> dict[str, Callable[[Any], Any] | None]:
+    """Methods that build new strings/containers: what they make counts against the run's allocation."""
+    return {**{n: _accounted(n) for n in names}, **guarded}
+
+
 _SET_GUARDED = {n: _set_method(n) for n in (
     "union", "intersection", "difference", "symmetric_difference", "issubset", "issuperset", "isdisjoint")}
 _SET_MUTATING = {n: _set_method(n) for n in (
     "update", "intersection_update", "difference_update", "symmetric_difference_update")}
-_STR = _names(
+_STR = _new_objects(
     "capitalize", "casefold", "count", "endswith", "find", "index", "isalnum", "isalpha", "isascii", "isdecimal",
     "isdigit", "isidentifier", "islower", "isnumeric", "isspace", "istitle", "isupper", "lower", "lstrip",
     "partition", "removeprefix", "removesuffix", "rfind", "rindex", "rpartition", "rsplit", "rstrip", "split",
@@ -347,13 +440,13 @@ _ATTRS: dict[type, dict[str, Callable[[Any], Any] | None]] = {
     int: _INT,
     bool: _INT,
     float: _names("as_integer_ratio", "conjugate", "imag", "real", "is_integer"),
-    list: _names("append", "clear", "copy", "count", "index", "insert", "pop", "remove", "reverse", "sort",
-                 extend=_list_extend),
+    list: _names("append", "clear", "count", "index", "insert", "pop", "remove", "reverse", "sort",
+                 copy=_accounted("copy"), extend=_list_extend),
     tuple: _names("count", "index"),
-    dict: _names("clear", "copy", "get", "items", "keys", "pop", "popitem", "setdefault", "values",
-                 update=_dict_update),
-    set: _names("add", "clear", "copy", "discard", "pop", "remove", **_SET_GUARDED, **_SET_MUTATING),
-    frozenset: _names("copy", **_SET_GUARDED),
+    dict: _names("clear", "get", "items", "keys", "pop", "popitem", "setdefault", "values",
+                 copy=_accounted("copy"), update=_dict_update),
+    set: _names("add", "clear", "discard", "pop", "remove", copy=_accounted("copy"), **_SET_GUARDED, **_SET_MUTATING),
+    frozenset: _names(copy=_accounted("copy"), **_SET_GUARDED),
     range: _names("start", "stop", "step"),
     date: _DATE,
     datetime: {**_DATE, **_TIME, **_names("date", "time", "timetz", "astimezone", "timestamp")},
@@ -365,19 +458,24 @@ _ATTRS: dict[type, dict[str, Callable[[Any], Any] | None]] = {
 }
 _MUTATORS = {"append", "clear", "extend", "insert", "pop", "remove", "reverse", "sort", "popitem", "setdefault",
              "update", "add", "discard", *_SET_MUTATING}
+def _strptime(cls: type[datetime]) -> Callable[[str, str], datetime]:
+    # C strptime imports _strptime through the caller's __builtins__: call it from here, not from sandboxed code.
+    return lambda text, fmt: cls.strptime(text, fmt)
+
+
 # datetime.now()/today() are left out on purpose: the engine clock (simulations) is the only source of "now".
-_CLASS_ATTRS: dict[type, frozenset[str]] = {
-    datetime: frozenset({"fromisoformat", "fromtimestamp", "fromordinal", "fromisocalendar", "combine", "strptime",
-                         "min", "max", "resolution"}),
-    date: frozenset({"fromisoformat", "fromtimestamp", "fromordinal", "fromisocalendar", "min", "max",
-                     "resolution"}),
-    timedelta: frozenset({"min", "max", "resolution"}),
+_CLASS_ATTRS: dict[type, dict[str, Callable[[Any], Any] | None]] = {
+    datetime: _names("fromisoformat", "fromtimestamp", "fromordinal", "fromisocalendar", "combine", "min", "max",
+                     "resolution", strptime=_strptime),
+    date: _names("fromisoformat", "fromtimestamp", "fromordinal", "fromisocalendar", "min", "max", "resolution"),
+    timedelta: _names("min", "max", "resolution"),
 }
 # Never readable on any object, whatever its type (frames, code, generators, str.format...).
-NEVER_ATTRIBUTES = frozenset({"format", "format_map", "mro", "tb_frame", "tb_next", "f_back", "f_builtins", "f_code",
-                    "f_generator", "f_globals", "f_locals", "f_trace", "co_code", "gi_frame", "gi_code",
-                    "gi_yieldfrom", "cr_await", "cr_frame", "cr_code", "cr_origin", "ag_await", "ag_frame",
-                    "ag_code"})
+NEVER_ATTRIBUTES = frozenset({
+    "format", "format_map", "mro", "tb_frame", "tb_next", "f_back", "f_builtins", "f_code", "f_generator",
+    "f_globals", "f_locals", "f_trace", "co_code", "gi_frame", "gi_code", "gi_yieldfrom", "cr_await", "cr_frame",
+    "cr_code", "cr_origin", "ag_await", "ag_frame", "ag_code",
+})
 
 
 def _attrs_of(obj: Any) -> dict[str, Callable[[Any], Any] | None] | None:
@@ -399,13 +497,15 @@ def _getattr(obj: Any, name: str, readonly: bool) -> Any:
         wrap = allowed[name]
         return getattr(obj, name) if wrap is None else wrap(obj)
     if isinstance(obj, type):
-        if name in _CLASS_ATTRS.get(obj, ()):
-            return getattr(obj, name)
-        raise SandboxError(f"attribute '{name}' of {obj.__name__} is not allowed")
+        class_allowed = _CLASS_ATTRS.get(obj, {})
+        if name not in class_allowed:
+            raise SandboxError(f"attribute '{name}' of {obj.__name__} is not allowed")
+        wrap = class_allowed[name]
+        return getattr(obj, name) if wrap is None else wrap(obj)
     if type(obj).__module__ in ("builtins", "types", "functools", "itertools", "collections", "operator"):
         raise SandboxError(f"attribute '{name}' of {type(obj).__name__} objects is not allowed")
     value = getattr(obj, name)  # an object the engine put in context/extra: public attributes only
-    if type(value).__name__ == "module" or isinstance(value, type):
+    if isinstance(value, ModuleType | type):
         raise SandboxError(f"attribute '{name}' gives a module or a class, which is not allowed")
     return value
 
@@ -423,6 +523,8 @@ def guarded_getattr_ro(obj: Any, name: str) -> Any:
 def guarded_getitem(obj: Any, key: Any) -> Any:
     if isinstance(obj, type):
         raise SandboxError(f"subscripting the class {obj.__name__} is not allowed")
+    if isinstance(key, slice):
+        return _spent(obj[key])  # a slice is a copy
     return obj[key]
 
 
@@ -439,6 +541,7 @@ class _ListWriter:
             value = value if isinstance(value, list | tuple) else list(bounded(value))
             if len(self._target) + len(value) > MAX_ITEMS:
                 raise _too_big("list", len(self._target) + len(value), MAX_ITEMS)
+            spend(len(value))
         self._target[key] = value
 
     def __delitem__(self, key: Any) -> None:
@@ -459,7 +562,7 @@ def guarded_write_ro(obj: Any) -> Any:
 
 
 def _unpack(iterable: Any, spec: Mapping[str, Any], _getiter: Any = None) -> list[Any]:
-    items = list(bounded(iterable))
+    items = _list(iterable)
     if len(items) >= spec["min_len"]:
         for index, child in spec["childs"]:
             items[index] = _unpack(items[index], child)
@@ -471,7 +574,7 @@ def _iter_unpack(iterable: Any, spec: Mapping[str, Any], _getiter: Any = None) -
         yield _unpack(item, spec)
 
 
-def _apply(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def _apply(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     return func(*args, **kwargs)
 
 
@@ -483,24 +586,24 @@ def _identity(obj: Any) -> Any:
 
 
 def _list(iterable: Any = (), /) -> list[Any]:
-    return list(bounded(iterable))
+    return _spent(list(bounded(iterable)))
 
 
 def _tuple(iterable: Any = (), /) -> tuple[Any, ...]:
-    return tuple(bounded(iterable))
+    return _spent(tuple(bounded(iterable)))
 
 
 def _set(iterable: Any = (), /) -> set[Any]:
-    return set(bounded(iterable))
+    return _spent(set(bounded(iterable)))
 
 
 def _dict(*args: Any, **kwargs: Any) -> dict[Any, Any]:
-    return dict(*(a if isinstance(a, Mapping) else bounded(a) for a in args), **kwargs)
+    return _spent(dict(*(a if isinstance(a, Mapping) else bounded(a) for a in args), **kwargs))
 
 
 def _str(obj: Any = "", /) -> str:
     check_text(obj)
-    return str(obj)
+    return _spent(str(obj))
 
 
 def _round(number: Any, ndigits: Any = None) -> Any:
@@ -510,7 +613,7 @@ def _round(number: Any, ndigits: Any = None) -> Any:
 
 
 def _sorted(iterable: Any, /, *, key: Any = None, reverse: bool = False) -> list[Any]:
-    return sorted(bounded(iterable), key=key, reverse=reverse)
+    return _spent(sorted(bounded(iterable), key=key, reverse=reverse))
 
 
 def _min(*args: Any, **kwargs: Any) -> Any:
@@ -580,7 +683,9 @@ _COMMON_GUARDS: dict[str, Any] = {
     "_getitem_": guarded_getitem, "_getiter_": _identity, "_iter_unpack_sequence_": _iter_unpack,
     "_unpack_sequence_": _unpack, "_apply_": _apply, "_inplacevar_": guarded_inplace,
     "_mul_": guarded_mul, "_pow_": guarded_pow, "_lshift_": guarded_lshift, "_add_": guarded_add,
-    "_mod_": guarded_mod, "_fmt_": guarded_format, "_star_": bounded, "_in_": guarded_in,
+    "_mod_": guarded_mod, "_fmt_": guarded_format, "_star_": _list, "_in_": guarded_in,
+    "_lambda_": guarded_lambda, "_genexp_": guarded_generator, "_sub_": guarded_sub, "_or_": guarded_or,
+    "_and_": guarded_and, "_xor_": guarded_xor, "_starstar_": guarded_mapping_unpack,
 }
 
 

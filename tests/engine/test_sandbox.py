@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import threading
@@ -40,6 +41,7 @@ ESCAPES = [
     "help()",
     "print('x')",
     "(lambda: 1).__globals__",
+    "datetime.__subclasses__",
     "datetime.__subclasses__()",
     "(x for x in []).gi_frame",
     "(x for x in []).gi_frame.f_globals",
@@ -83,6 +85,26 @@ def test_execute_refuses_escape_and_leaves_context_alone_when_script_reaches_for
     with pytest.raises(SandboxError):
         execute(f"n = 2\nresult = {source}", context)
     assert context == {"dt": SURGERY, "n": 1}
+
+
+def _run_without_static_checks(source: str, context: dict[str, object]) -> object:
+    """Transform with the sandbox policy but ignore its compile-time refusals: only the run-time guards remain."""
+    tree = sandbox._Policy(errors=[], warnings=[], used_names={}).visit(ast.parse(source, sandbox.FILENAME, "eval"))
+    code = compile(ast.fix_missing_locations(tree), sandbox.FILENAME, "eval")
+    return sandbox._run_restricted(code, {"__builtins__": sandbox._BUILTINS["eval"], **context})
+
+
+@pytest.mark.parametrize("source", [e for e in ESCAPES if e != "__builtins__"])
+def test_runtime_layer_alone_refuses_escape_when_static_checks_are_skipped(source: str) -> None:
+    with pytest.raises((SandboxError, NameError)):
+        _run_without_static_checks(source, {"dt": SURGERY})
+
+
+def test_runtime_builtins_are_read_only_when_code_reaches_them() -> None:
+    reached = _run_without_static_checks("__builtins__", {})
+    assert "open" not in reached and "__import__" not in reached  # type: ignore[operator]
+    with pytest.raises(TypeError):
+        reached["_getattr_"] = getattr  # type: ignore[index]
 
 
 @pytest.mark.parametrize("source", SCRIPT_ESCAPES)
@@ -202,6 +224,14 @@ def test_check_reports_line_and_name_when_script_is_refused() -> None:
         check("def f(x):\n    return x", "exec")
 
 
+def test_check_refuses_cleanly_when_compiler_rejects_the_code() -> None:
+    for source, mode in [("break", "exec"), ("[x async for x in y]", "eval"), ("", "eval"), ("x =", "exec")]:
+        with pytest.raises(SandboxError, match="syntax error|async"):
+            check(source, mode)  # type: ignore[arg-type]
+    with pytest.raises(SandboxError, match="code must be text"):
+        check(None, "eval")  # type: ignore[arg-type]
+
+
 def test_check_accepts_code_when_lambdas_loops_and_comprehensions_are_used() -> None:
     check("sorted(items, key=lambda i: i['date'])", "eval")
     check("n = 0\nwhile n < 10:\n    n += 1\nfor i in range(3):\n    n += i", "exec")
@@ -232,6 +262,11 @@ def test_evaluate_stops_when_comprehension_or_recursion_is_endless() -> None:
         evaluate("sum(x for x in range(10**12))", {}, timeout=0.2)
     with pytest.raises(SandboxError, match="time limit"):
         execute("f = lambda n: 1 if n == 0 else f(n - 1) + f(n - 1)\nr = f(60)", {}, timeout=0.2)
+
+
+def test_timeout_is_refused_when_not_positive() -> None:
+    with pytest.raises(ValueError):
+        evaluate("1", {}, timeout=0)
 
 
 def test_execute_reports_recursion_when_lambda_recurses_forever() -> None:
@@ -335,6 +370,12 @@ def test_evaluate_refuses_quickly_when_result_would_be_huge(source: str) -> None
     "for a, b in [range(10**9)]:\n    pass",
     "s = set()\ns.update(range(10**9))",
     "d = {}\nd.update(zip(range(10**12), range(10**12)))",
+    "l = []\nwhile True:\n    l.append('x' * 100000)",
+    "l = []\nbig = [0] * 100000\nwhile True:\n    l.append(big[:])",
+    "l = []\nt = 'a' * 100000\nwhile True:\n    l.append(t.upper())",
+    "l = []\nd = dict(zip(range(100000), range(100000)))\nwhile True:\n    l.append(d | d)",
+    "l = []\nd = dict(zip(range(100000), range(100000)))\nwhile True:\n    l.append({**d})",
+    "l = []\nbig = [0] * 100000\nwhile True:\n    l.append([*big])",
 ])
 def test_execute_refuses_when_script_grows_values_without_bound(source: str) -> None:
     context: dict[str, object] = {}
@@ -343,6 +384,36 @@ def test_execute_refuses_when_script_grows_values_without_bound(source: str) -> 
         execute(source, context, timeout=2)
     assert time.perf_counter() - started < 10
     assert context == {}
+
+
+def test_execute_refuses_when_loop_keeps_allocating_within_the_time_limit() -> None:
+    with pytest.raises(SandboxError, match="in one run"):
+        execute("l = []\nwhile True:\n    l.append('x' * 100000)", {}, timeout=30)
+
+
+def test_check_refuses_cleanly_when_code_is_too_deeply_nested() -> None:
+    for source in ["-" * 400 + "1", "1" + "+1" * 3000, "x" + "[0]" * 2000, "lambda: " * 500 + "1"]:
+        with pytest.raises(SandboxError):
+            check(source, "eval")
+
+
+def test_lambda_kept_in_task_data_is_refused_when_called_by_later_code() -> None:
+    context: dict[str, object] = {"fs": []}
+    execute("fs.append(lambda: sum(x for x in range(10**12)))\nf = lambda: 1\nok = f()", context)
+    assert context["ok"] == 1 and "f" not in context and len(context["fs"]) == 1  # type: ignore[arg-type]
+    with pytest.raises(SandboxError, match="only be called while that code runs"):
+        evaluate("fs[0]()", context)
+    with pytest.raises(SandboxError, match="only be called while that code runs"):
+        context["fs"][0]()  # type: ignore[index]
+
+
+def test_generator_kept_in_task_data_is_refused_when_resumed_by_later_code() -> None:
+    context: dict[str, object] = {"gs": []}
+    execute("for i in range(2):\n    gs.append(x for x in range(10**12) if x < 0)", context)
+    with pytest.raises(SandboxError, match="only be used while that code runs"):
+        evaluate("list(gs[0])", context)
+    with pytest.raises(SandboxError, match="only be used while that code runs"):
+        next(context["gs"][1])  # type: ignore[index]
 
 
 def test_bounds_allow_ordinary_sizes_when_values_are_reasonable() -> None:
@@ -396,6 +467,8 @@ def test_evaluate_allows_method_calls_when_they_are_ordinary() -> None:
     assert evaluate("[i * 2 for i in items if i > 1]", context) == [6, 4]
     assert evaluate("{k: v for k, v in x.items()}", context) == {"k": 2}
     assert evaluate("datetime.fromisoformat('2026-03-02').date()", context) == date(2026, 3, 2)
+    assert evaluate("datetime.strptime('02/03/2026', '%d/%m/%Y').month", context) == 3
+    assert evaluate("dt.isocalendar().week + dt.isoweekday()", context) == 11
     assert evaluate("abs(-2) + len(items) + int('3') + float('0.5')", context) == 8.5
 
 
@@ -459,7 +532,7 @@ def test_execute_leaves_context_unchanged_when_script_fails() -> None:
 def test_extra_names_are_visible_when_given() -> None:
     assert evaluate("dmninputexpr < 5", {"dmninputexpr": 9}, extra={"dmninputexpr": 3}) is True
     assert evaluate("len(x)", {}, extra={"len": lambda v: 42, "x": []}) == 42
-    assert evaluate("date", {"date": "donnée"}) is not None  # safe global wins over the context...
+    assert evaluate("date(2026, 1, 1)", {"date": "donnée"}) == date(2026, 1, 1)  # safe global wins over context...
     with pytest.raises(SandboxError):
         evaluate("date + 1", {"date": 1})  # ... so `date` is the class here
 
@@ -517,7 +590,7 @@ def test_free_names_lists_context_variables_when_code_reads_them() -> None:
         free_names("__import__('os')", "eval")
 
 
-def test_safe_globals_are_exactly_the_documented_names() -> None:
+def test_safe_globals_hold_only_the_documented_names_when_imported() -> None:
     assert set(SAFE_GLOBALS) == {
         "datetime", "date", "timedelta", "min", "max", "abs", "round", "len", "sum", "sorted", "any", "all", "int",
         "float", "str", "bool", "list", "dict", "tuple", "set", "range", "enumerate", "zip", "isinstance", "True",
@@ -547,7 +620,7 @@ def test_evaluate_cost_when_cache_is_warm() -> None:
     print(f"\nevaluate('douleur_nrs >= 7') on a warm cache: {per_call:.2f} µs per call (target < 20 µs)")
 
 
-def test_sandbox_module_does_not_import_engine_frameworks() -> None:
+def test_sandbox_module_imports_no_framework_when_imported_alone() -> None:
     root = Path(__file__).resolve().parents[2]
     code = ("import sys, engine.bpmn.sandbox; "
             "print(sorted(m for m in sys.modules if m.split('.')[0].lower() in {'spiffworkflow', 'flask', 'celery'}))")
