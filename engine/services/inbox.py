@@ -10,7 +10,7 @@ from sqlalchemy import and_, or_, select
 from engine.clock import Clock
 from engine.db import db
 from engine.errors import ConcurrencyConflict, InvalidInput, InvalidTransition, NotFound, NotPermitted
-from engine.models import CareTeamMember, PathwayInstance, WorkItem, WorkItemComment, WorkItemStatus
+from engine.models import CareTeamMember, PathwayInstance, PathwayVersion, WorkItem, WorkItemComment, WorkItemStatus
 from engine.models.work_item import OPEN_STATUSES
 from engine.services import access, audit
 from engine.services.forms import validate_form_data
@@ -45,7 +45,6 @@ def inbox_query(actor: Actor, *, at: Any, flt: InboxFilter | None = None) -> Any
     if flt.patient_id is not None:
         query = query.where(WorkItem.patient_id == flt.patient_id)
     if flt.pathway_key is not None:
-        from engine.models import PathwayVersion
         query = query.join(PathwayInstance, PathwayInstance.id == WorkItem.instance_id).join(
             PathwayVersion, PathwayVersion.id == PathwayInstance.version_id).where(
             PathwayVersion.key == flt.pathway_key)

@@ -14,7 +14,18 @@ from engine.bpmn.runtime import PathwayRun
 from engine.clock import Clock
 from engine.db import db
 from engine.errors import ConcurrencyConflict, EngineStepError, InvalidInput, InvalidTransition, NotFound
-from engine.models import InstanceStatus, PathwayInstance, PathwayVersion, WorkItem
+from engine.models import (
+    DueTimer,
+    InstanceStatus,
+    PathwayInstance,
+    PathwayVersion,
+    Reminder,
+    ReminderStatus,
+    TimerStatus,
+    WorkItem,
+    WorkItemStatus,
+)
+from engine.models.work_item import OPEN_STATUSES
 from engine.services import access, audit
 from engine.services.pathways import compiled_for, get_version, latest_version
 from engine.services.people import find_patient
@@ -176,9 +187,6 @@ def resume_instance(instance_id: int, *, actor: Actor, clock: Clock) -> PathwayI
 
 def cancel_instance(instance_id: int, *, actor: Actor, clock: Clock, reason: str | None = None) -> PathwayInstance:
     """End an instance for good: open work items, pending timers and reminders are cancelled."""
-    from engine.models import DueTimer, Reminder, ReminderStatus, TimerStatus, WorkItemStatus
-    from engine.models.work_item import OPEN_STATUSES
-
     instance = _set_status(instance_id, InstanceStatus.CANCELLED,
                            (InstanceStatus.ACTIVE, InstanceStatus.SUSPENDED, InstanceStatus.ERROR),
                            "instance.cancelled", actor=actor, clock=clock, reason=reason)

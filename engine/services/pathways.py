@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lxml import etree
 from sqlalchemy import func, select
 
 from engine.bpmn.parser import NS, CompiledPathway, compile_pathway
@@ -50,29 +49,24 @@ class DeployResult:
     created: bool
 
 
-def _form_keys(bpmn: bytes, filename: str) -> set[str]:
+def _references(bpmn: bytes, filename: str) -> tuple[set[str], set[str]]:
+    """Form keys of user tasks and decision ids of business rule tasks (empty if the XML is refused:
+    validation then reports why)."""
     try:
         root = parse_xml(bpmn, filename)
     except PathwayDefinitionError:
-        return set()
-    values = root.xpath("//bpmn:userTask//spiffworkflow:property[@name='form']/@value", namespaces=NS)
-    return {str(v) for v in values}
+        return set(), set()
+    forms = root.xpath("//bpmn:userTask//spiffworkflow:property[@name='form']/@value", namespaces=NS)
+    decisions = root.xpath("//spiffworkflow:calledDecisionId/text()", namespaces=NS)
+    return {str(v) for v in forms}, {str(t).strip() for t in decisions}
 
 
-def _decision_ids(dmn: bytes) -> set[str]:
+def _decision_ids(dmn: bytes, filename: str) -> set[str]:
     try:
-        root = etree.fromstring(dmn, etree.XMLParser(resolve_entities=False, no_network=True))  # noqa: S320
-    except etree.XMLSyntaxError:
+        root = parse_xml(dmn, filename)
+    except PathwayDefinitionError:
         return set()
     return {str(el.get("id")) for el in root.iter() if isinstance(el.tag, str) and el.tag.endswith("}decision")}
-
-
-def _called_decisions(bpmn: bytes, filename: str) -> set[str]:
-    try:
-        root = parse_xml(bpmn, filename)
-    except PathwayDefinitionError:
-        return set()
-    return {str(t).strip() for t in root.xpath("//spiffworkflow:calledDecisionId/text()", namespaces=NS)}
 
 
 def read_pathway_source(path: Path, forms_dir: Path | None = None) -> PathwaySource:
@@ -81,7 +75,8 @@ def read_pathway_source(path: Path, forms_dir: Path | None = None) -> PathwaySou
         raise PathwayDefinitionError([Problem(str(path), "-", "file not found")])
     source = PathwaySource(filename=path.name, bpmn=path.read_bytes())
     forms_dir = forms_dir or path.parent.parent / "forms"
-    for key in sorted(_form_keys(source.bpmn, path.name)):
+    form_keys, wanted = _references(source.bpmn, path.name)
+    for key in sorted(form_keys):
         form_path = forms_dir / f"{key}.json"
         if not form_path.is_file():
             continue  # validation reports the missing form with its element id
@@ -89,11 +84,10 @@ def read_pathway_source(path: Path, forms_dir: Path | None = None) -> PathwaySou
             source.forms[key] = json.loads(form_path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             source.problems.append(Problem(str(form_path), key, f"form is not valid JSON: {exc}"))
-    wanted = _called_decisions(source.bpmn, path.name)
     if wanted:
         for dmn_path in sorted(path.parent.glob("*.dmn")):
             data = dmn_path.read_bytes()
-            if _decision_ids(data) & wanted:
+            if _decision_ids(data, dmn_path.name) & wanted:
                 source.dmn_files[dmn_path.name] = data
     return source
 

@@ -14,7 +14,7 @@ from engine.db import db
 from engine.errors import EngineError, PathwayDefinitionError
 from engine.services.pathways import PathwaySource, latest_version, read_pathway_source
 from engine.services.simulation import simulate_pathway
-from webapp.cli.support import clock, echo_json, fail, parse_json_option
+from webapp.cli.support import clock, echo_json, fail, parse_json_option, print_problems
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -67,8 +67,7 @@ def simulate_command(file_or_key: str, days: int, context: str | None, answers_f
         fail(f"bad input: {exc}")
         return
     except PathwayDefinitionError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
+        print_problems(exc)
         sys.exit(1)
     except EngineError as exc:
         fail(str(exc))
@@ -87,8 +86,7 @@ def simulate_command(file_or_key: str, days: int, context: str | None, answers_f
             else:
                 report = simulate_pathway(source, start=start, days=days, context=ctx, answers=answers)
         except PathwayDefinitionError as exc:
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
+            print_problems(exc)
             sys.exit(1)
         except EngineError as exc:
             fail(str(exc))

@@ -31,6 +31,12 @@ def fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+def print_problems(exc: PathwayDefinitionError) -> None:
+    """One line per located problem, on stderr."""
+    for problem in exc.problems:
+        click.echo(str(problem), err=True)
+
+
 def transactional(func: F) -> F:
     """Run the command in one transaction: commit on success; on an engine error roll back,
     print one readable line and exit 1 (a refused patient access is audited after the rollback)."""
@@ -48,8 +54,7 @@ def transactional(func: F) -> F:
             fail(str(exc))
         except PathwayDefinitionError as exc:
             db.session.rollback()
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
+            print_problems(exc)
             sys.exit(1)
         except InvalidInput as exc:
             db.session.rollback()
