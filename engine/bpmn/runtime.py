@@ -7,7 +7,7 @@ The only place that touches BpmnWorkflow objects at run time. It hands outward p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -72,6 +72,16 @@ class StepLog:
 
 def _element_id(task: Any) -> str:
     return getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
+
+
+class _InclusiveClock:
+    """SpiffWorkflow fires a timer only once ``due < now``; a pathway's timer due at 09:00 fires at 09:00."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def now(self) -> datetime:
+        return self._clock.now() + timedelta(microseconds=1)
 
 
 def _parse_due(value: Any) -> datetime | None:
@@ -159,9 +169,9 @@ class PathwayRun:
         self.advance()
 
     def fire_due_timers(self) -> list[str]:
-        """Fire every timer due at the clock's now and run on. Returns the element ids fired."""
+        """Fire every timer due at or before the clock's now and run on. Returns the element ids fired."""
         before = len(self.log.timers_fired)
-        with engine_clock(self.clock):
+        with engine_clock(_InclusiveClock(self.clock)):
             self._guarded(None, self.workflow.refresh_timers)
         self.advance()
         return self.log.timers_fired[before:]

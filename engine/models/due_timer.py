@@ -21,7 +21,8 @@ class TimerStatus(enum.StrEnum):
 class DueTimer(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "due_timer"
     __table_args__ = (
-        UniqueConstraint("instance_id", "spiff_task_id", name="uq_due_timer_instance_task"),
+        # One row per occurrence: a cycle timer's engine task waits again with its next due time.
+        UniqueConstraint("instance_id", "spiff_task_id", "due_at", name="uq_due_timer_occurrence"),
         Index("ix_due_timer_pending", "status", "due_at"),
         Index("ix_due_timer_instance", "instance_id", "status"),
     )

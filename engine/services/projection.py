@@ -102,24 +102,34 @@ def sync_instance(instance: PathwayInstance, run: PathwayRun, *, actor: Actor, n
 
 
 def _sync_timers(instance: PathwayInstance, run: PathwayRun, now: datetime) -> None:
+    """One pending DueTimer row per waiting engine timer; rows the engine consumed become fired.
+
+    A cycle timer's engine task fires and waits again with its next due time: the occurrence that
+    fired is closed and a new row opens for the next one, so each occurrence is claimed exactly once.
+    """
     pending = {t.spiff_task_id: t for t in db.session.scalars(
         select(DueTimer).where(DueTimer.instance_id == instance.id, DueTimer.status == TimerStatus.PENDING.value))}
     waiting = {t.task_id: t for t in run.waiting_timers()}
+    fired_elements = set(run.log.timers_fired)
+    for task_id, row in list(pending.items()):
+        timer = waiting.get(task_id)
+        if timer is not None and row.due_at == timer.due_at:
+            continue
+        if row.due_at <= now and row.element_id in fired_elements:
+            row.status, row.fired_at = TimerStatus.FIRED.value, now
+        elif timer is not None:  # the engine moved this wait (its expression was re-evaluated)
+            row.due_at = timer.due_at
+            continue
+        else:  # the wait ended without firing (its task was cancelled, a boundary event won...)
+            row.status = TimerStatus.CANCELLED.value
+        if timer is not None:
+            pending.pop(task_id, None)
+    db.session.flush()  # close fired occurrences before opening the next ones (unique per occurrence)
     for task_id, timer in waiting.items():
-        row = pending.get(task_id)
-        if row is None:
+        if task_id not in pending:
             db.session.add(DueTimer(instance_id=instance.id, spiff_task_id=task_id, element_id=timer.element_id,
                                     title=timer.title[:300], due_at=timer.due_at,
                                     status=TimerStatus.PENDING.value, created_at=now))
-        elif row.due_at != timer.due_at:  # a cycle moved on to its next occurrence
-            row.due_at = timer.due_at
-    for task_id, row in pending.items():
-        if task_id in waiting:
-            continue
-        if row.due_at <= now and row.element_id in run.log.timers_fired:
-            row.status, row.fired_at = TimerStatus.FIRED.value, now
-        else:
-            row.status = TimerStatus.CANCELLED.value
 
 
 def _plan_reminders(instance: PathwayInstance, run: PathwayRun, actor: Actor, now: datetime) -> None:

@@ -66,10 +66,10 @@ def fire_timer(timer_id: int, *, clock: Clock, actor: Actor | None = None) -> bo
     actor = actor or Actor.system("timer")
     run_step(instance, lambda run: run.fire_due_timers(), actor=actor, clock=clock)
     db.session.refresh(timer)
-    if timer.status == TimerStatus.PENDING.value:
-        # The engine did not consume it (its task moved on meanwhile): it must not be picked again.
-        timer.status = TimerStatus.CANCELLED.value
-        db.session.flush()
+    if timer.status == TimerStatus.PENDING.value and timer.due_at <= now:
+        # Never dropped: a timer the engine did not consume stays pending for the next sweep.
+        log.warning("timer %s (%s) of instance %s was due but the engine did not fire it",
+                    timer.id, timer.element_id, timer.instance_id)
     return True
 
 
