@@ -13,6 +13,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow  # type: ignore[import-untyped]
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition  # type: ignore[import-untyped]
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition  # type: ignore[import-untyped]
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition  # type: ignore[import-untyped]
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent  # type: ignore[import-untyped]
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException  # type: ignore[import-untyped]
@@ -84,6 +85,25 @@ class _InclusiveClock:
         return self._clock.now() + timedelta(microseconds=1)
 
 
+def _definitions(definition: Any) -> list[Any]:
+    """The event definitions a catching task waits on (an event-based gateway waits on several)."""
+    if isinstance(definition, MultipleEventDefinition):
+        return [d for inner in definition.event_definitions for d in _definitions(inner)]
+    return [definition] if definition is not None else []
+
+
+def _waits_for_timer(task: Any) -> bool:
+    return any(isinstance(d, TimerEventDefinition) for d in _definitions(task.task_spec.event_definition))
+
+
+def _waiting_message(task: Any, name: str) -> Any:
+    """The message definition named ``name`` that ``task`` waits on, or None."""
+    for definition in _definitions(task.task_spec.event_definition):
+        if isinstance(definition, MessageEventDefinition) and definition.name == name:
+            return definition
+    return None
+
+
 def _parse_due(value: Any) -> datetime | None:
     if isinstance(value, dict):
         value = value.get("next")
@@ -140,8 +160,7 @@ class PathwayRun:
     def waiting_timers(self) -> list[WaitingTimer]:
         out = []
         for task in self.workflow.event_manager.tasks.values():
-            definition = task.task_spec.event_definition
-            if not isinstance(definition, TimerEventDefinition) or not task.has_state(TaskState.WAITING):
+            if not task.has_state(TaskState.WAITING) or not _waits_for_timer(task):
                 continue
             due = _parse_due(task.internal_data.get("event_value"))
             if due is not None:
@@ -150,9 +169,9 @@ class PathwayRun:
         return out
 
     def waiting_messages(self) -> list[str]:
-        return sorted({t.task_spec.event_definition.name for t in self.workflow.event_manager.tasks.values()
-                       if isinstance(t.task_spec.event_definition, MessageEventDefinition)
-                       and t.has_state(TaskState.WAITING)})
+        return sorted({d.name for t in self.workflow.event_manager.tasks.values() if t.has_state(TaskState.WAITING)
+                       for d in _definitions(t.task_spec.event_definition)
+                       if isinstance(d, MessageEventDefinition)})
 
     def task_data(self, task_id: str) -> dict[str, Any]:
         return dict(self._task(task_id).data)
@@ -179,9 +198,8 @@ class PathwayRun:
     def deliver_message(self, name: str, payload: dict[str, Any]) -> bool:
         """Deliver a message to a waiting catch event of that name; False if nothing waits for it."""
         for task in list(self.workflow.event_manager.tasks.values()):
-            definition = task.task_spec.event_definition
-            if isinstance(definition, MessageEventDefinition) and definition.name == name \
-                    and task.has_state(TaskState.WAITING):
+            definition = _waiting_message(task, name) if task.has_state(TaskState.WAITING) else None
+            if definition is not None:
                 with engine_clock(self.clock):
                     self._guarded(task, lambda d=definition: self.workflow.send_event(BpmnEvent(d, payload)))
                 self.advance()
@@ -222,6 +240,13 @@ class PathwayRun:
         definition = getattr(spec, "event_definition", None)
         if isinstance(spec, SendTask):
             self._plan_send(task)
+        elif isinstance(definition, MultipleEventDefinition) and isinstance(spec, CatchingEvent):
+            # An event-based gateway (or a multiple event) completes on whichever of its events came first.
+            for event in task.internal_data.get("seen_events", []):
+                if isinstance(event.event_definition, TimerEventDefinition):
+                    self.log.timers_fired.append(_element_id(task))
+                elif isinstance(event.event_definition, MessageEventDefinition):
+                    self.log.messages_caught.append(_element_id(task))
         elif isinstance(definition, TimerEventDefinition):
             self.log.timers_fired.append(_element_id(task))
         elif isinstance(definition, MessageEventDefinition) and isinstance(spec, CatchingEvent):
