@@ -14,6 +14,7 @@ from engine.db import configure_sqlite, db
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "engine" / "migrations")
 REPO_ROOT = Path(__file__).resolve().parent.parent
+ENV_SETTINGS = ("PARCOURS_WORKFLOWS_DIR", "PARCOURS_TIMEZONE")
 
 
 def _default_database_url(app: Flask) -> str:
@@ -29,8 +30,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SECRET_KEY=os.environ.get("PARCOURS_SECRET_KEY", "dev-only-change-me"),
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         PARCOURS_WORKFLOWS_DIR=str(REPO_ROOT / "workflows"),
+        PARCOURS_TIMEZONE="Europe/Paris",
     )
-    app.config.from_prefixed_env("PARCOURS")
+    for name in ENV_SETTINGS:  # every setting read from the environment is listed (and documented in the README)
+        if os.environ.get(name):
+            app.config[name] = os.environ[name]
     app.config["SQLALCHEMY_DATABASE_URI"] = os.environ.get("DATABASE_URL") or _default_database_url(app)
     if config:
         app.config.update(config)

@@ -11,19 +11,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from engine.clock import ManualClock
 from engine.db import db
-from engine.models import AuditEvent, DueTimer, PathwayInstance, TimerStatus, WorkItem
-from engine.models.work_item import OPEN_STATUSES
-from engine.services.forms import form_defaults
-from engine.services.inbox import complete_work_item
+from engine.models import AuditEvent, PathwayInstance, WorkItem
+from engine.services.fast_forward import Answers, play_until
 from engine.services.instances import enrol_patient
 from engine.services.pathways import PathwaySource, deploy_pathway
 from engine.services.people import add_care_team_member, create_patient, create_professional
 from engine.services.roles import ROLE_CODES, ensure_role_catalogue
-from engine.services.timers import fire_due_timers
 from engine.types import Actor
 
 CALENDAR_ACTIONS = {
@@ -47,22 +44,6 @@ class SimulationReport:
     calendar: list[dict[str, Any]] = field(default_factory=list)
 
 
-class Answers:
-    """Form answers per BPMN element id: one dict, or a list consumed occurrence by occurrence."""
-
-    def __init__(self, answers: dict[str, Any] | None) -> None:
-        self._answers = answers or {}
-        self._used: dict[str, int] = {}
-
-    def for_element(self, element_id: str, defaults: dict[str, Any]) -> dict[str, Any]:
-        given = self._answers.get(element_id)
-        if isinstance(given, list) and given:
-            index = self._used.get(element_id, 0)
-            self._used[element_id] = index + 1
-            given = given[min(index, len(given) - 1)]
-        return {**defaults, **(given if isinstance(given, dict) else {})}
-
-
 def simulate_pathway(source: PathwaySource, *, start: datetime, days: int, context: dict[str, Any] | None = None,
                      answers: dict[str, Any] | None = None, progress: Callable[[int], None] | None = None
                      ) -> SimulationReport:
@@ -83,41 +64,19 @@ def simulate_pathway(source: PathwaySource, *, start: datetime, days: int, conte
     outcome = enrol_patient(patient.id, version.key, context=ctx, actor=actor, clock=clock)
     db.session.commit()
     end = start + timedelta(days=days)
-    chosen = Answers(answers)
-    instance_id = outcome.instance_id
     last_day = 0
-    while True:
-        _complete_open_items(instance_id, version.forms or {}, chosen, clock)
-        instance = db.session.get(PathwayInstance, instance_id)
-        if instance is None or instance.status != "active":
-            break
-        next_due = db.session.scalar(select(func.min(DueTimer.due_at)).where(
-            DueTimer.instance_id == instance_id, DueTimer.status == TimerStatus.PENDING.value))
-        if next_due is None or next_due > end:
-            break
-        clock.set(max(next_due, clock.now()))
-        fire_due_timers(clock=clock, actor=actor)
-        day = (clock.now() - start).days
+
+    def day_reached(now: datetime) -> None:
+        nonlocal last_day
+        day = (now - start).days
         if progress is not None and day > last_day:
             progress(day - last_day)
             last_day = day
+
+    play_until(outcome.instance_id, end, clock=clock, answers=Answers(answers), actor=actor, progress=day_reached)
     if progress is not None and days > last_day:
         progress(days - last_day)
-    return _report(version.key, instance_id, start, end, clock)
-
-
-def _complete_open_items(instance_id: int, forms: dict[str, Any], answers: Answers, clock: ManualClock) -> None:
-    actor = Actor.cli("simulation")
-    for _ in range(1000):  # a completion may open the next item at once
-        item = db.session.scalar(select(WorkItem).where(WorkItem.instance_id == instance_id,
-                                                        WorkItem.status.in_(OPEN_STATUSES)).order_by(WorkItem.id))
-        if item is None:
-            return
-        data = answers.for_element(item.element_id, form_defaults(forms.get(item.form_key or "")))
-        outcome = complete_work_item(item.id, data, actor=actor, clock=clock)
-        db.session.commit()
-        if outcome.error_message:
-            return
+    return _report(version.key, outcome.instance_id, start, end, clock)
 
 
 def _report(key: str, instance_id: int, start: datetime, end: datetime, clock: ManualClock) -> SimulationReport:

@@ -8,13 +8,14 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask_migrate import upgrade
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from engine.db import db
 from engine.errors import PathwayDefinitionError, Problem
 from engine.services.pathways import deploy_pathway, list_pathways, read_pathway_source, validate_source
 from engine.services.roles import ensure_role_catalogue
 from engine.types import Actor
-from webapp.cli.support import clock, echo_json, transactional
+from webapp.cli.support import clock, database_problem, echo_json, fail, transactional
 
 
 def _located(problem: Problem, given: str, source_name: str) -> str:
@@ -84,7 +85,13 @@ def validate_command(files: tuple[str, ...]) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def deploy_command(files: tuple[str, ...]) -> None:
     """Validate and deploy BPMN pathway files as new versions (identical content: no new version)."""
-    sys.exit(1 if _check_files(files, deploy=True) else 0)
+    try:
+        failures = _check_files(files, deploy=True)
+    except (OperationalError, ProgrammingError) as exc:
+        db.session.rollback()
+        fail(database_problem(exc))
+        return
+    sys.exit(1 if failures else 0)
 
 
 @click.command("pathways")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from engine.clock import ManualClock
 from engine.errors import InvalidInput
 from engine.services.instances import cancel_instance, enrol_patient, resume_instance, suspend_instance
 from engine.services.messages import deliver_message
 from engine.services.timers import fire_due_timers
-from webapp.cli.support import actor_from_login, clock, fail, parse_json_option, transactional
+from webapp.cli.support import actor_from_login, clock, database_problem, fail, parse_json_option, transactional
 
 
 @click.command("enrol")
@@ -60,7 +61,11 @@ def tick_command(now_text: str | None) -> None:
             fail("--now needs a timezone offset, e.g. 2026-11-21T10:00:00+01:00")
             return
         the_clock = ManualClock(when)
-    report = fire_due_timers(clock=the_clock)
+    try:
+        report = fire_due_timers(clock=the_clock)
+    except (OperationalError, ProgrammingError) as exc:
+        fail(database_problem(exc))
+        return
     click.echo(f"{report.fired} timer(s) fired, {report.skipped} skipped, {len(report.errors)} error(s)")
     for error in report.errors:
         click.echo(f"error: {error}", err=True)

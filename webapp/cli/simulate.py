@@ -9,12 +9,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from engine.db import db
 from engine.errors import EngineError, PathwayDefinitionError
 from engine.services.pathways import PathwaySource, latest_version, read_pathway_source
 from engine.services.simulation import simulate_pathway
-from webapp.cli.support import clock, echo_json, fail, parse_json_option, print_problems
+from webapp.cli.support import clock, database_problem, echo_json, fail, parse_json_option, print_problems
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -71,6 +72,9 @@ def simulate_command(file_or_key: str, days: int, context: str | None, answers_f
         sys.exit(1)
     except EngineError as exc:
         fail(str(exc))
+        return
+    except (OperationalError, ProgrammingError) as exc:
+        fail(database_problem(exc))
         return
     from webapp import create_app
 

@@ -8,9 +8,11 @@ import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from engine.clock import Clock
 from engine.db import db
@@ -24,6 +26,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def clock() -> Clock:
     return current_app.extensions["parcours_clock"]  # type: ignore[no-any-return]
+
+
+def local(when: datetime) -> datetime:
+    """A stored (UTC) time in the site's timezone (PARCOURS_TIMEZONE, default Europe/Paris), for display."""
+    return when.astimezone(ZoneInfo(current_app.config.get("PARCOURS_TIMEZONE") or "Europe/Paris"))
+
+
+def database_problem(exc: OperationalError | ProgrammingError) -> str:
+    """A readable line for a database error met by a command (most often: the schema is not there yet)."""
+    text = str(exc.orig) if getattr(exc, "orig", None) is not None else str(exc)
+    if "no such table" in text or "does not exist" in text:
+        return "the database has no Parcours schema yet: run `parcours init` (or `parcours demo`) first"
+    return f"database error: {text.splitlines()[0] if text else type(exc).__name__}"
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -62,6 +77,9 @@ def transactional(func: F) -> F:
         except EngineError as exc:
             db.session.rollback()
             fail(str(exc))
+        except (OperationalError, ProgrammingError) as exc:
+            db.session.rollback()
+            fail(database_problem(exc))
         return None
 
     return wrapper  # type: ignore[return-value]

@@ -15,7 +15,7 @@ from engine.services.inbox import (
     list_inbox,
     release_work_item,
 )
-from webapp.cli.support import actor_from_login, clock, echo_json, parse_json_option, transactional
+from webapp.cli.support import actor_from_login, clock, echo_json, local, parse_json_option, transactional
 
 
 @click.command("inbox")
@@ -44,7 +44,7 @@ def inbox_command(user: str, overdue: bool, as_json: bool) -> None:
     for row in rows:
         due = row["due_at"]
         flag = " EN RETARD" if due is not None and due < now else ""
-        due_text = due.astimezone().strftime("%Y-%m-%d %H:%M") if due else "-"
+        due_text = local(due).strftime("%Y-%m-%d %H:%M") if due else "-"
         mine = "*" if row["assigned_to_me"] else " "
         click.echo(f"{mine}{row['id']:>6}  {due_text}{flag:<11} {row['priority']:<8} {row['patient']:<24} "
                    f"{row['title']}")
@@ -125,7 +125,7 @@ def reminders_command(as_json: bool) -> None:
         echo_json(rows)
         return
     for row in rows:
-        click.echo(f"{row['id']:>6} {row['send_at']:%Y-%m-%d %H:%M} {row['status']:<9} {row['channel']:<9} "
+        click.echo(f"{row['id']:>6} {local(row['send_at']):%Y-%m-%d %H:%M} {row['status']:<9} {row['channel']:<9} "
                    f"{row['recipient']:<16} {row['template']}")
 
 
