@@ -52,7 +52,4 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
-    from webapp.cli import register_cli
-
-    register_cli(app)
     return app

@@ -15,6 +15,11 @@ split at the start, and each loop still grows below it. So after every step we *
 - the split task a structured join looks up (``find_ancestor(split_task)``: boundary events);
 - while a parallel or inclusive join waits, the other branches' join tasks of the same pass (the first
   arrival is cancelled by the second, yet still counts as "this input arrived" for the third);
+- for the process's end join, which waits for every branch and only runs when the whole instance ends,
+  one arrival: a loop whose body ends a branch (a reminder path to an end event) would otherwise pile
+  up one arrival per cycle for the life of the instance. The end join only reads its arrivals' data
+  (merged oldest first into the final data), so their data is folded, in the same order, into the
+  newest arrival's parent;
 - the branch points where kept tasks part ways, and their common ancestor as the new root;
 
 and re-link each kept task to its nearest kept ancestor. Ancestor relations between kept tasks are
@@ -25,10 +30,13 @@ history of what happened lives in the work-item, timer and audit tables instead.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.control import _EndJoin  # type: ignore[import-untyped]
 from SpiffWorkflow.specs.Join import Join  # type: ignore[import-untyped]
+from SpiffWorkflow.util.deep_merge import DeepMerge  # type: ignore[import-untyped]
 from SpiffWorkflow.util.task import TaskState  # type: ignore[import-untyped]
 
 
@@ -44,12 +52,35 @@ def _needed(workflow: Any, unfinished: list[Any]) -> set[UUID]:
             if split is not None:
                 keep.add(split.id)
     for waiting in (t for t in unfinished if t.state == TaskState.WAITING and isinstance(t.task_spec, Join)):
-        keep.update(_arrivals_of_this_pass(workflow, waiting))
+        arrivals = _arrivals_of_this_pass(workflow, waiting)
+        if isinstance(waiting.task_spec, _EndJoin):
+            arrivals = _fold_into_newest(arrivals)
+        for task in arrivals:
+            keep.add(task.id)
+            if task._parent is not None:
+                keep.add(task._parent)
     return keep
 
 
-def _arrivals_of_this_pass(workflow: Any, waiting: Any) -> set[UUID]:
-    """Finished instances of a waiting join's spec that record an input of the current pass (and their parents).
+def _fold_into_newest(arrivals: list[Any]) -> list[Any]:
+    """The newest of the end join's finished arrivals, its parent now holding every arrival's data.
+
+    When the end join runs it merges each finished arrival's parent data into its own, oldest first
+    (``UnstructuredJoin._run_hook``); folding them in that same order into one parent gives that data.
+    """
+    ordered = sorted((t for t in arrivals if t.parent is not None), key=lambda t: t.last_state_change)
+    if len(ordered) < 2:
+        return arrivals
+    merged: dict[str, Any] = {}
+    for task in ordered:
+        DeepMerge.merge(merged, copy.deepcopy(task.parent.data))
+    newest = ordered[-1]
+    newest.parent.data = merged
+    return [newest]
+
+
+def _arrivals_of_this_pass(workflow: Any, waiting: Any) -> list[Any]:
+    """Finished instances of a waiting join's spec that record an input of the current pass.
 
     In a loop, the previous pass ended where this join last completed: arrivals from before it are stale
     (bare SpiffWorkflow counts them, and fires a looping join early when the branches arrive in another order).
@@ -58,15 +89,13 @@ def _arrivals_of_this_pass(workflow: Any, waiting: Any) -> set[UUID]:
     previous = waiting.parent
     while previous is not None and not (previous.task_spec.name == name and previous.has_state(TaskState.COMPLETED)):
         previous = previous.parent
-    out: set[UUID] = set()
+    out: list[Any] = []
     for task in workflow.tasks.values():
         if task.task_spec.name != name or not task.has_state(TaskState.FINISHED_MASK):
             continue
         if waiting.is_descendant_of(task) or (previous is not None and not task.is_descendant_of(previous)):
             continue
-        out.add(task.id)
-        if task._parent is not None:
-            out.add(task._parent)
+        out.append(task)
     return out
 
 

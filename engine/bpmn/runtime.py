@@ -283,8 +283,9 @@ class PathwayRun:
 
 
 def _readable(exc: Exception) -> str:
-    text = str(exc)
-    inner = getattr(exc, "exception", None)
-    if inner is not None and str(inner) not in text:
-        text = f"{text}: {inner}"
+    """SpiffWorkflow's message plus the underlying cause ("Error evaluating expression ...: division by zero")."""
+    text = str(exc).strip()
+    inner = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
+    if inner is not None and str(inner) and str(inner) not in text:
+        text = f"{text.rstrip('. ')}: {inner}"
     return text

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn import BpmnWorkflow  # type: ignore[import-untyped]
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer  # type: ignore[import-untyped]
@@ -24,6 +25,21 @@ from engine.bpmn.parser import CompiledPathway
 STATE_FORMAT = 1
 
 _registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+
+
+def _datetime_to_dict(value: datetime) -> dict[str, str]:
+    # SpiffWorkflow keeps only the UTC offset: an anchor date in Europe/Paris would come back as a fixed +01:00
+    # and every timer computed from it after a change to summer time would be an hour off. Keep the zone name.
+    zone = getattr(value.tzinfo, "key", None)
+    return {"value": value.isoformat(), "tz": zone} if zone else {"value": value.isoformat()}
+
+
+def _datetime_from_dict(dct: dict[str, str]) -> datetime:
+    value = datetime.fromisoformat(dct["value"])
+    return value.astimezone(ZoneInfo(dct["tz"])) if dct.get("tz") else value
+
+
+_registry.register(datetime, _datetime_to_dict, _datetime_from_dict)
 _registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
 _registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
 _workflow_converter = BpmnWorkflowConverter(BpmnWorkflow, _registry)

@@ -26,7 +26,9 @@ class CareTeamMember(db.Model):  # type: ignore[name-defined,misc]
     period_start: Mapped[datetime] = mapped_column(UTCDateTime())
     period_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    professional: Mapped[Professional] = relationship(lazy="joined")
+    # Loaded on access: membership checks read only this row's columns (joining the professional pulled
+    # their roles with it, one more query per check).
+    professional: Mapped[Professional] = relationship(lazy="select")
 
     def is_active(self, at: datetime) -> bool:
         return self.period_start <= at and (self.period_end is None or at < self.period_end)

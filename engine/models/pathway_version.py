@@ -31,9 +31,11 @@ class PathwayVersion(db.Model):  # type: ignore[name-defined,misc]
     title: Mapped[str] = mapped_column(String(300))
     sha256: Mapped[str] = mapped_column(String(64))
     filename: Mapped[str] = mapped_column(String(300))
-    bpmn_xml: Mapped[str] = mapped_column(Text)
-    dmn_files: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
-    forms: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The definition itself (tens of KB) loads only when read: running an instance needs only id + sha256
+    # (the compiled spec and the forms are cached per version, see engine.services.pathways).
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)
+    dmn_files: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, deferred=True)
+    forms: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, deferred=True)
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     anchors: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default=VersionStatus.ACTIVE.value)

@@ -30,6 +30,7 @@ class WorkItem(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_work_item_assignee_open", "assignee_id", "status", "due_at"),
         Index("ix_work_item_role_open", "role_code", "status", "due_at"),
         Index("ix_work_item_patient", "patient_id", "status"),
+        Index("ix_work_item_instance_status", "instance_id", "status"),  # open items of an instance, every step
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -82,7 +82,8 @@ def fire_instance_timers(instance_id: int, clock: ManualClock, actor: Actor) -> 
     db.session.commit()
     fired = 0
     for timer_id in ids:
-        fired += fire_timer(timer_id, clock=clock, actor=actor)
+        outcome = fire_timer(timer_id, clock=clock, actor=actor)
+        fired += outcome is not None and outcome.error_message is None
         db.session.commit()
     return fired
 

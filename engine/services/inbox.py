@@ -15,7 +15,9 @@ from engine.models.work_item import OPEN_STATUSES
 from engine.services import access, audit
 from engine.services.forms import validate_form_data
 from engine.services.instances import lock_instance, run_step
+from engine.services.pathways import version_forms
 from engine.services.people import is_in_care_team
+from engine.services.projection import open_work_items
 from engine.types import Actor, StepOutcome
 
 
@@ -157,22 +159,25 @@ def complete_work_item(work_item_id: int, data: dict[str, Any], *, actor: Actor,
         raise NotPermitted(f"{actor.label} does not hold the role '{item.role_code}' in this patient's care team "
                            f"and is not the assignee")
     instance = lock_instance(item.instance_id)
-    db.session.refresh(item)
+    open_items = open_work_items(instance.id, reload=True)  # re-read under the lock (reloads the item)
+    if open_items.get(item.spiff_task_id) is not item:
+        db.session.refresh(item)  # completed or cancelled meanwhile: say by whom
     _require_open(item)
     if expected_lock_version is not None and expected_lock_version != instance.lock_version:
         raise ConcurrencyConflict(f"instance {instance.id} changed since the form was opened "
                                   f"(version {expected_lock_version}, now {instance.lock_version})")
-    schema = (instance.version.forms or {}).get(item.form_key) if item.form_key else None
+    schema = version_forms(instance.version).get(item.form_key) if item.form_key else None
     data = validate_form_data(item.form_key, schema, data)
     now = clock.now()
 
-    def mark_completed() -> None:
+    def mark_completed() -> list[dict[str, Any]]:
         item.status = WorkItemStatus.COMPLETED.value
         item.data = data
         item.completed_at = now
         item.completed_by_id = actor.professional_id
-        audit.record(actor, "work_item.completed", at=now, patient_id=item.patient_id, instance_id=instance.id,
-                     object_type="work_item", object_id=item.id, details={"element_id": item.element_id})
+        return [audit.entry(actor, "work_item.completed", at=now, patient_id=item.patient_id,
+                            instance_id=instance.id, object_type="work_item", object_id=item.id,
+                            details={"element_id": item.element_id})]
 
     return run_step(instance, lambda run: run.complete_task(item.spiff_task_id, data), actor=actor, clock=clock,
-                    before_sync=mark_completed)
+                    before_sync=mark_completed, open_items=open_items)

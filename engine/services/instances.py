@@ -119,9 +119,13 @@ def enrol_patient(patient_ref: str | int, pathway_key: str, *, context: dict[str
 
 
 def run_step(instance: PathwayInstance, action: Callable[[PathwayRun], None], *, actor: Actor, clock: Clock,
-             before_sync: Callable[[], None] | None = None) -> StepOutcome:
+             before_sync: Callable[[], list[dict[str, Any]]] | None = None,
+             open_items: dict[str, WorkItem] | None = None) -> StepOutcome:
     """Load the locked instance's engine, apply ``action``, project the result — all or nothing.
 
+    ``before_sync`` runs once the engine step succeeded and returns the audit entries (``audit.entry``) of
+    what it changed: they are written first, with the step's own. ``open_items``: the instance's open work
+    items, if the caller already read them under the lock.
     An engine failure rolls the step back and records the instance as ``error`` (element + message);
     a concurrent change raises ConcurrencyConflict with nothing written.
     """
@@ -132,9 +136,8 @@ def run_step(instance: PathwayInstance, action: Callable[[PathwayRun], None], *,
     try:
         run = PathwayRun.load(compiled_for(instance.version), instance.state, clock)
         action(run)
-        if before_sync is not None:
-            before_sync()
-        opened = sync_instance(instance, run, actor=actor, now=now)
+        audit_first = before_sync() if before_sync is not None else []
+        opened = sync_instance(instance, run, actor=actor, now=now, open_items=open_items, audit_first=audit_first)
         savepoint.commit()
     except StaleDataError as exc:
         savepoint.rollback()

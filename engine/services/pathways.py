@@ -178,9 +178,10 @@ def list_pathways() -> list[PathwaySummary]:
                            int(counts.get(v.key, 0))) for v in latest.values()]
 
 
-# -- compiled-spec cache: parsing BPMN costs milliseconds, versions never change ---------------------------
+# -- compiled-spec and forms caches: parsing BPMN costs milliseconds, versions never change -----------------
 _CACHE_SIZE = 64
 _cache: OrderedDict[tuple[int, str], CompiledPathway] = OrderedDict()
+_forms_cache: OrderedDict[tuple[int, str], dict[str, Any]] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -189,6 +190,22 @@ def _cache_put(version: PathwayVersion, compiled: CompiledPathway) -> None:
         _cache[(version.id, version.sha256)] = compiled
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
+
+
+def version_forms(version: PathwayVersion) -> dict[str, Any]:
+    """The JSON Schema forms of a stored version, by form key (cached per process; do not modify)."""
+    key = (version.id, version.sha256)
+    with _cache_lock:
+        forms = _forms_cache.get(key)
+        if forms is not None:
+            _forms_cache.move_to_end(key)
+            return forms
+    forms = dict(version.forms or {})
+    with _cache_lock:
+        _forms_cache[key] = forms
+        while len(_forms_cache) > _CACHE_SIZE:
+            _forms_cache.popitem(last=False)
+    return forms
 
 
 def compiled_for(version: PathwayVersion) -> CompiledPathway:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
@@ -65,6 +66,15 @@ def find_patient(ref: str | int) -> Patient:
     if patient is None:
         raise NotFound(f"no patient '{ref}'")
     return patient
+
+
+def patient_zone(patient_id: int) -> ZoneInfo:
+    """The patient's timezone (Europe/Paris unless the record says otherwise): their calendar for due dates."""
+    patient = db.session.get(Patient, patient_id)
+    try:
+        return ZoneInfo((patient.timezone if patient is not None else None) or "Europe/Paris")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("Europe/Paris")
 
 
 def add_care_team_member(patient: Patient, professional: Professional, role_code: str, *, start: datetime,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import isodate
 from sqlalchemy import select
@@ -21,47 +23,104 @@ from engine.models import (
 )
 from engine.models.work_item import OPEN_STATUSES
 from engine.services import audit
-from engine.services.people import care_team_assignee
+from engine.services.people import care_team_assignee, patient_zone
 from engine.types import Actor
 
 PRIORITIES = ("routine", "urgent", "asap", "stat")
 
 
-def parse_duration(text: str | None) -> timedelta | None:
-    """An ISO 8601 duration as a timedelta (months counted as 30 days when no anchor is given)."""
+def add_duration(start: datetime, text: str | None, zone: ZoneInfo) -> datetime | None:
+    """``start`` plus an ISO 8601 duration: years and months on the patient's calendar (P1M from 5 April is
+    5 May), days and hours as elapsed time, as SpiffWorkflow counts its own duration timers."""
     if not text:
         return None
     value = isodate.parse_duration(text)
     if isinstance(value, isodate.Duration):
-        return value.totimedelta(start=datetime(2000, 1, 1))
-    return value
+        calendar_part = isodate.Duration(years=value.years, months=value.months)
+        return (start.astimezone(zone) + calendar_part).astimezone(UTC) + value.tdelta
+    return start + value
 
 
 def _new_work_item(instance: PathwayInstance, task: ReadyTask, now: datetime) -> WorkItem:
     props = task.properties
     role = task.lane or "coordinateur"
-    due = parse_duration(props.get("due"))
-    due_at = now + due if due is not None else None
-    escalate = parse_duration(props.get("escalate_after"))
+    zone = patient_zone(instance.patient_id)
+    due_at = add_duration(now, props.get("due"), zone)
+    escalate_at = add_duration(due_at, props.get("escalate_after"), zone) if due_at is not None else None
     priority = props.get("priority", "routine")
     return WorkItem(
         instance_id=instance.id, patient_id=instance.patient_id, spiff_task_id=task.task_id,
         element_id=task.element_id, title=task.title[:300], role_code=role,
         assignee_id=care_team_assignee(instance.patient_id, role, now) if role != "patient" else None,
         status=WorkItemStatus.OPEN.value, priority=priority if priority in PRIORITIES else "routine",
-        form_key=props.get("form"), due_at=due_at,
-        escalate_at=(due_at + escalate) if (due_at is not None and escalate is not None) else None,
+        form_key=props.get("form"), due_at=due_at, escalate_at=escalate_at,
         created_at=now,
     )
 
 
-def sync_instance(instance: PathwayInstance, run: PathwayRun, *, actor: Actor, now: datetime) -> list[WorkItem]:
+def open_work_items(instance_id: int, *, reload: bool = False) -> dict[str, WorkItem]:
+    """The instance's open work items by engine task id (``reload``: refresh those already in the session)."""
+    query = select(WorkItem).where(WorkItem.instance_id == instance_id, WorkItem.status.in_(OPEN_STATUSES))
+    if reload:
+        query = query.execution_options(populate_existing=True)
+    return {wi.spiff_task_id: wi for wi in db.session.scalars(query)}
+
+
+def sync_instance(instance: PathwayInstance, run: PathwayRun, *, actor: Actor, now: datetime,
+                  open_items: dict[str, WorkItem] | None = None,
+                  audit_first: list[dict[str, Any]] | None = None) -> list[WorkItem]:
     """Write the run's state and project it into work items, due timers and reminders (flushes).
 
-    Returns the work items opened by this step.
+    ``open_items``: the instance's open work items when the caller read them under the instance lock;
+    ``audit_first``: the caller's audit entries for this step (``audit.entry``), written before the step's.
+    Returns the work items opened by this step. Reads first, then writes: what the step changes goes to
+    the database in one flush, then its audit events, in the order the step produced them, in one insert.
     """
-    open_items = {wi.spiff_task_id: wi for wi in db.session.scalars(
-        select(WorkItem).where(WorkItem.instance_id == instance.id, WorkItem.status.in_(OPEN_STATUSES)))}
+    with db.session.no_autoflush:  # the reads below do not depend on this step's pending writes
+        if open_items is None:
+            open_items = open_work_items(instance.id)
+        # not the item this step just completed (its new status is not flushed yet)
+        open_items = {task_id: wi for task_id, wi in open_items.items() if wi.status in OPEN_STATUSES}
+        opened = _sync_work_items(instance, run, open_items, now)
+        _sync_timers(instance, run, now)
+        reminders = _plan_reminders(instance, run, now)
+    state = run.dump()
+    instance.state = state
+    instance.state_bytes = len(state)
+    instance.updated_at = now
+    completed = run.completed and instance.status == InstanceStatus.ACTIVE.value
+    if completed:
+        instance.status = InstanceStatus.COMPLETED.value
+        instance.ended_at = now
+    db.session.flush()  # the instance (optimistic lock checked here), then ids for the audit events
+    audit.record_entries([*(audit_first or []), *_audit_entries(instance, run, actor, now, reminders, opened,
+                                                                 completed)])
+    run.log.timers_fired.clear()
+    run.log.messages_caught.clear()
+    run.log.sends.clear()
+    return opened
+
+
+def _audit_entries(instance: PathwayInstance, run: PathwayRun, actor: Actor, now: datetime,
+                   reminders: list[Reminder], opened: list[WorkItem], completed: bool) -> list[dict[str, Any]]:
+    def entry(action: str, **kwargs: Any) -> dict[str, Any]:
+        return audit.entry(actor, action, at=now, patient_id=instance.patient_id, instance_id=instance.id, **kwargs)
+
+    entries = [entry("reminder.planned", object_type="reminder", object_id=r.id,
+                     details={"template": r.template, "channel": r.channel, "recipient": r.recipient})
+               for r in reminders]
+    entries += [entry("timer.fired", object_type="element", object_id=e) for e in run.log.timers_fired]
+    entries += [entry("message.caught", object_type="element", object_id=e) for e in run.log.messages_caught]
+    if completed:
+        entries.append(entry("instance.completed"))
+    entries += [entry("work_item.opened", object_type="work_item", object_id=item.id,
+                      details={"element_id": item.element_id, "role": item.role_code}) for item in opened]
+    return entries
+
+
+def _sync_work_items(instance: PathwayInstance, run: PathwayRun, open_items: dict[str, WorkItem],
+                     now: datetime) -> list[WorkItem]:
+    """Open a work item per new ready user task; cancel the open ones whose task is no longer ready."""
     opened: list[WorkItem] = []
     ready_ids = set()
     for task in run.ready_tasks():
@@ -74,30 +133,6 @@ def sync_instance(instance: PathwayInstance, run: PathwayRun, *, actor: Actor, n
         if task_id not in ready_ids:  # interrupted by a boundary event, or the instance ended
             item.status = WorkItemStatus.CANCELLED.value
             item.cancelled_at = now
-    _sync_timers(instance, run, now)
-    _plan_reminders(instance, run, actor, now)
-    for element_id in run.log.timers_fired:
-        audit.record(actor, "timer.fired", at=now, patient_id=instance.patient_id, instance_id=instance.id,
-                     object_type="element", object_id=element_id)
-    for element_id in run.log.messages_caught:
-        audit.record(actor, "message.caught", at=now, patient_id=instance.patient_id, instance_id=instance.id,
-                     object_type="element", object_id=element_id)
-    state = run.dump()
-    instance.state = state
-    instance.state_bytes = len(state)
-    instance.updated_at = now
-    if run.completed and instance.status == InstanceStatus.ACTIVE.value:
-        instance.status = InstanceStatus.COMPLETED.value
-        instance.ended_at = now
-        audit.record(actor, "instance.completed", at=now, patient_id=instance.patient_id, instance_id=instance.id)
-    run.log.timers_fired.clear()
-    run.log.messages_caught.clear()
-    run.log.sends.clear()
-    db.session.flush()
-    for item in opened:
-        audit.record(actor, "work_item.opened", at=now, patient_id=instance.patient_id, instance_id=instance.id,
-                     object_type="work_item", object_id=item.id,
-                     details={"element_id": item.element_id, "role": item.role_code})
     return opened
 
 
@@ -105,7 +140,8 @@ def _sync_timers(instance: PathwayInstance, run: PathwayRun, now: datetime) -> N
     """One pending DueTimer row per waiting engine timer; rows the engine consumed become fired.
 
     A cycle timer's engine task fires and waits again with its next due time: the occurrence that
-    fired is closed and a new row opens for the next one, so each occurrence is claimed exactly once.
+    fired is closed and a new row opens for the next one, so each occurrence is claimed exactly once
+    (the flush writes a table's updates before its inserts: the closed row goes first).
     """
     pending = {t.spiff_task_id: t for t in db.session.scalars(
         select(DueTimer).where(DueTimer.instance_id == instance.id, DueTimer.status == TimerStatus.PENDING.value))}
@@ -124,7 +160,6 @@ def _sync_timers(instance: PathwayInstance, run: PathwayRun, now: datetime) -> N
             row.status = TimerStatus.CANCELLED.value
         if timer is not None:
             pending.pop(task_id, None)
-    db.session.flush()  # close fired occurrences before opening the next ones (unique per occurrence)
     for task_id, timer in waiting.items():
         if task_id not in pending:
             db.session.add(DueTimer(instance_id=instance.id, spiff_task_id=task_id, element_id=timer.element_id,
@@ -132,11 +167,16 @@ def _sync_timers(instance: PathwayInstance, run: PathwayRun, now: datetime) -> N
                                     status=TimerStatus.PENDING.value, created_at=now))
 
 
-def _plan_reminders(instance: PathwayInstance, run: PathwayRun, actor: Actor, now: datetime) -> None:
+def _plan_reminders(instance: PathwayInstance, run: PathwayRun, now: datetime) -> list[Reminder]:
+    """A pending Reminder per planned send (once per engine task: the dedup key). Returns the new ones."""
+    planned: list[Reminder] = []
+    keys: set[str] = set()
     for send in run.log.sends:
         dedup_key = f"instance:{instance.id}:task:{send.task_id}"
-        if db.session.scalar(select(Reminder.id).where(Reminder.dedup_key == dedup_key)) is not None:
+        if dedup_key in keys or db.session.scalar(
+                select(Reminder.id).where(Reminder.dedup_key == dedup_key)) is not None:
             continue
+        keys.add(dedup_key)
         professional_id = None
         if send.recipient != "patient":
             professional_id = care_team_assignee(instance.patient_id, send.recipient, now)
@@ -147,7 +187,5 @@ def _plan_reminders(instance: PathwayInstance, run: PathwayRun, actor: Actor, no
             status=ReminderStatus.PENDING.value, attempts=0, created_at=now,
         )
         db.session.add(reminder)
-        db.session.flush()
-        audit.record(actor, "reminder.planned", at=now, patient_id=instance.patient_id, instance_id=instance.id,
-                     object_type="reminder", object_id=reminder.id,
-                     details={"template": send.template, "channel": send.channel, "recipient": send.recipient})
+        planned.append(reminder)
+    return planned

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from engine.db import db
 from engine.models import Role
@@ -42,5 +43,11 @@ def ensure_role_catalogue() -> int:
 
 
 def known_role_codes() -> set[str]:
-    codes = set(db.session.scalars(select(Role.code)))
+    """Role codes of the catalogue in the database; the shipped catalogue before `parcours init` (so that
+    `parcours validate` works on a machine with no database yet)."""
+    try:
+        with db.session.begin_nested():  # a missing table must not abort the caller's transaction
+            codes = set(db.session.scalars(select(Role.code)))
+    except (OperationalError, ProgrammingError):
+        return set(ROLE_CODES)
     return codes or set(ROLE_CODES)

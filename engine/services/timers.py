@@ -13,7 +13,7 @@ from engine.db import db
 from engine.errors import ConcurrencyConflict, InvalidTransition
 from engine.models import DueTimer, InstanceStatus, PathwayInstance, TimerStatus
 from engine.services.instances import lock_instance, run_step
-from engine.types import Actor
+from engine.types import Actor, StepOutcome
 
 log = logging.getLogger(__name__)
 
@@ -54,23 +54,27 @@ def _claim(timer_id: int, now: datetime) -> DueTimer | None:
     return db.session.get(DueTimer, timer_id, populate_existing=True)
 
 
-def fire_timer(timer_id: int, *, clock: Clock, actor: Actor | None = None) -> bool:
-    """Fire one due timer and advance its instance (flushes). False if it was not ours to fire."""
+def fire_timer(timer_id: int, *, clock: Clock, actor: Actor | None = None) -> StepOutcome | None:
+    """Fire one due timer and advance its instance (flushes). None if it was not ours to fire.
+
+    An engine failure during the step is in the outcome (``error_message``): the instance is then in
+    ``error`` and the timer stays pending, so that a retry from the studio fires it again.
+    """
     now = clock.now()
     timer = _claim(timer_id, now)
     if timer is None or timer.due_at > now:
-        return False
+        return None
     instance = lock_instance(timer.instance_id)
     if instance.status != InstanceStatus.ACTIVE.value:
-        return False
+        return None
     actor = actor or Actor.system("timer")
-    run_step(instance, lambda run: run.fire_due_timers(), actor=actor, clock=clock)
+    outcome = run_step(instance, lambda run: run.fire_due_timers(), actor=actor, clock=clock)
     db.session.refresh(timer)
-    if timer.status == TimerStatus.PENDING.value and timer.due_at <= now:
+    if outcome.error_message is None and timer.status == TimerStatus.PENDING.value and timer.due_at <= now:
         # Never dropped: a timer the engine did not consume stays pending for the next sweep.
         log.warning("timer %s (%s) of instance %s was due but the engine did not fire it",
                     timer.id, timer.element_id, timer.instance_id)
-    return True
+    return outcome
 
 
 def fire_due_timers(*, clock: Clock, limit: int = 500, actor: Actor | None = None) -> TickReport:
@@ -84,11 +88,15 @@ def fire_due_timers(*, clock: Clock, limit: int = 500, actor: Actor | None = Non
     db.session.commit()  # end the read transaction before claiming (SQLite snapshots)
     for timer_id in ids:
         try:
-            if fire_timer(timer_id, clock=clock, actor=actor):
-                report.fired += 1
-            else:
+            outcome = fire_timer(timer_id, clock=clock, actor=actor)
+            db.session.commit()  # an instance put in error keeps its error mark
+            if outcome is None:
                 report.skipped += 1
-            db.session.commit()
+            elif outcome.error_message:
+                report.errors.append(f"timer {timer_id}: instance {outcome.instance_id} in error at "
+                                     f"{outcome.error_element}: {outcome.error_message}")
+            else:
+                report.fired += 1
         except (ConcurrencyConflict, InvalidTransition) as exc:
             db.session.rollback()
             report.skipped += 1

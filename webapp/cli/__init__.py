@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, NoAppException, with_appcontext
 
 
 def _create_app() -> Flask:
+    from sqlalchemy.exc import ArgumentError
+
     from webapp import create_app
 
-    return create_app()
+    try:
+        return create_app()
+    except (ArgumentError, ValueError) as exc:  # flask prints NoAppException as one readable line
+        raise NoAppException(f"DATABASE_URL is not a usable database URL ({exc}); expected e.g. "
+                             f"postgresql://user@host:5432/parcours or sqlite:////path/parcours.sqlite3") from None
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False,
@@ -19,10 +25,16 @@ def main() -> None:
     """Entry point of the `parcours` console script."""
 
 
-def register_cli(app: Flask) -> None:
-    """Attach every Parcours command to the app's CLI (and so to the `parcours` group)."""
+def _register_commands() -> None:
+    """Attach every Parcours command to the group itself, not to the app: `parcours --help` lists them even
+    when the app cannot be built (a bad DATABASE_URL), and each command loads the app when it runs."""
     from webapp.cli import demo, pathways, running, simulate, work
 
     for module in (pathways, running, work, demo, simulate):
         for command in module.COMMANDS:
-            app.cli.add_command(command)
+            if command.callback is not None:
+                command.callback = with_appcontext(command.callback)
+            main.add_command(command)
+
+
+_register_commands()

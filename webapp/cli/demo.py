@@ -24,7 +24,7 @@ from engine.services.roles import ROLE_CATALOGUE
 from engine.services.timers import fire_due_timers
 from engine.types import Actor
 from webapp.cli.pathways import init_database
-from webapp.cli.support import clock
+from webapp.cli.support import clock, database_command
 
 PARIS = ZoneInfo("Europe/Paris")
 DEMO_PASSWORD = "demo"  # noqa: S105 - printed demo login, documented in the README
@@ -112,6 +112,7 @@ def _enrol_and_replay(spec: DemoPatient, pros: dict[str, Professional], now: dat
 
 
 @click.command("demo")
+@database_command
 def demo_command() -> None:
     """Create the database, deploy the shipped pathways, demo professionals and patients; print the logins."""
     init_database()

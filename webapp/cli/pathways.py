@@ -11,16 +11,19 @@ from flask_migrate import upgrade
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from engine.db import db
-from engine.errors import PathwayDefinitionError, Problem
+from engine.errors import PathwayDefinitionError
 from engine.services.pathways import deploy_pathway, list_pathways, read_pathway_source, validate_source
 from engine.services.roles import ensure_role_catalogue
 from engine.types import Actor
-from webapp.cli.support import clock, database_problem, echo_json, fail, transactional
-
-
-def _located(problem: Problem, given: str, source_name: str) -> str:
-    file = given if problem.file in (source_name, "") else problem.file
-    return f"{file}:{problem.element_id}: {problem.reason}"
+from webapp.cli.support import (
+    clock,
+    database_command,
+    database_problem,
+    echo_json,
+    fail,
+    print_problems,
+    transactional,
+)
 
 
 def init_database() -> None:
@@ -31,6 +34,7 @@ def init_database() -> None:
 
 
 @click.command("init")
+@database_command
 def init_command() -> None:
     """Create or upgrade the database and the role catalogue."""
     init_database()
@@ -45,16 +49,14 @@ def _check_files(files: tuple[str, ...], deploy: bool) -> int:
         try:
             source = read_pathway_source(path)
         except PathwayDefinitionError as exc:
-            for problem in exc.problems:
-                click.echo(_located(problem, given, path.name), err=True)
+            print_problems(exc.problems, given)
             failures += 1
             continue
         if not deploy:
             compiled, problems = validate_source(source)
             if problems:
                 failures += 1
-                for problem in problems:
-                    click.echo(_located(problem, given, source.filename), err=True)
+                print_problems(problems, given)
             else:
                 assert compiled is not None  # noqa: S101
                 click.echo(f"{given}: ok ({compiled.key}, {len(compiled.elements)} elements)")
@@ -65,8 +67,7 @@ def _check_files(files: tuple[str, ...], deploy: bool) -> int:
         except PathwayDefinitionError as exc:
             db.session.rollback()
             failures += 1
-            for problem in exc.problems:
-                click.echo(_located(problem, given, source.filename), err=True)
+            print_problems(exc.problems, given)
             continue
         version = result.version
         verb = "deployed" if result.created else "unchanged, already"

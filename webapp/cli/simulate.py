@@ -68,7 +68,7 @@ def simulate_command(file_or_key: str, days: int, context: str | None, answers_f
         fail(f"bad input: {exc}")
         return
     except PathwayDefinitionError as exc:
-        print_problems(exc)
+        print_problems(exc.problems, file_or_key)
         sys.exit(1)
     except EngineError as exc:
         fail(str(exc))
@@ -90,7 +90,7 @@ def simulate_command(file_or_key: str, days: int, context: str | None, answers_f
             else:
                 report = simulate_pathway(source, start=start, days=days, context=ctx, answers=answers)
         except PathwayDefinitionError as exc:
-            print_problems(exc)
+            print_problems(exc.problems, file_or_key)
             sys.exit(1)
         except EngineError as exc:
             fail(str(exc))

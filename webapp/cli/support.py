@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from engine.clock import Clock
 from engine.db import db
-from engine.errors import AccessDenied, EngineError, InvalidInput, PathwayDefinitionError
+from engine.errors import AccessDenied, EngineError, InvalidInput, PathwayDefinitionError, Problem
 from engine.services import audit
 from engine.services.people import actor_for, professional_by_login
 from engine.types import Actor
@@ -46,10 +47,11 @@ def fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-def print_problems(exc: PathwayDefinitionError) -> None:
-    """One line per located problem, on stderr."""
-    for problem in exc.problems:
-        click.echo(str(problem), err=True)
+def print_problems(problems: list[Problem], given: str | None = None) -> None:
+    """One `FILE:ELEMENT_ID: reason` line per problem on stderr, FILE as the user typed it when given."""
+    for problem in problems:
+        file = given if given and problem.file in (Path(given).name, "") else problem.file
+        click.echo(f"{file}:{problem.element_id}: {problem.reason}", err=True)
 
 
 def transactional(func: F) -> F:
@@ -69,7 +71,7 @@ def transactional(func: F) -> F:
             fail(str(exc))
         except PathwayDefinitionError as exc:
             db.session.rollback()
-            print_problems(exc)
+            print_problems(exc.problems)
             sys.exit(1)
         except InvalidInput as exc:
             db.session.rollback()
@@ -77,6 +79,22 @@ def transactional(func: F) -> F:
         except EngineError as exc:
             db.session.rollback()
             fail(str(exc))
+        except (OperationalError, ProgrammingError) as exc:
+            db.session.rollback()
+            fail(database_problem(exc))
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def database_command(func: F) -> F:
+    """For commands that manage their own transactions (init, demo): a database that cannot be reached or
+    has no schema is one readable line and exit 1, not a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
         except (OperationalError, ProgrammingError) as exc:
             db.session.rollback()
             fail(database_problem(exc))
