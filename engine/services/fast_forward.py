@@ -18,6 +18,7 @@ from engine.models import DueTimer, InstanceStatus, PathwayInstance, TimerStatus
 from engine.models.work_item import OPEN_STATUSES
 from engine.services.forms import form_defaults
 from engine.services.inbox import complete_work_item
+from engine.services.pathways import version_forms
 from engine.services.timers import fire_timer
 from engine.types import Actor
 
@@ -46,7 +47,7 @@ def complete_open_items(instance_id: int, answers: Answers, clock: ManualClock, 
                         actor_for_item: Callable[[WorkItem], Actor] | None = None) -> int:
     """Complete the instance's open work items, except those ``keep_open`` says to leave. Commits each."""
     instance = db.session.get(PathwayInstance, instance_id)
-    forms = (instance.version.forms if instance is not None else None) or {}
+    forms = version_forms(instance.version) if instance is not None else {}
     left: set[int] = set()
     done = 0
     for _ in range(MAX_COMPLETIONS_PER_MOMENT):

@@ -6,9 +6,10 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
@@ -123,7 +124,7 @@ def deploy_pathway(source: PathwaySource, *, actor: Actor, clock: Clock) -> Depl
     )
     db.session.add(version)
     db.session.flush()
-    _cache_put(version, compiled)
+    _cache_put(_cache, version, compiled)
     audit.record(actor, "pathway.deployed", at=clock.now(), object_type="pathway_version", object_id=version.id,
                  details={"key": version.key, "version": version.version, "sha256": sha})
     return DeployResult(version, created=True)
@@ -185,38 +186,36 @@ _forms_cache: OrderedDict[tuple[int, str], dict[str, Any]] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def _cache_put(version: PathwayVersion, compiled: CompiledPathway) -> None:
+V = TypeVar("V")
+
+
+def _cache_put(cache: OrderedDict[tuple[int, str], V], version: PathwayVersion, value: V) -> None:
     with _cache_lock:
-        _cache[(version.id, version.sha256)] = compiled
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
+        cache[(version.id, version.sha256)] = value
+        while len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
+
+
+def _cached(cache: OrderedDict[tuple[int, str], V], version: PathwayVersion, build: Callable[[], V]) -> V:
+    """A per-version value from a small LRU cache (per process), built on a miss."""
+    key = (version.id, version.sha256)
+    with _cache_lock:
+        value = cache.get(key)
+        if value is not None:
+            cache.move_to_end(key)
+            return value
+    value = build()
+    _cache_put(cache, version, value)
+    return value
 
 
 def version_forms(version: PathwayVersion) -> dict[str, Any]:
     """The JSON Schema forms of a stored version, by form key (cached per process; do not modify)."""
-    key = (version.id, version.sha256)
-    with _cache_lock:
-        forms = _forms_cache.get(key)
-        if forms is not None:
-            _forms_cache.move_to_end(key)
-            return forms
-    forms = dict(version.forms or {})
-    with _cache_lock:
-        _forms_cache[key] = forms
-        while len(_forms_cache) > _CACHE_SIZE:
-            _forms_cache.popitem(last=False)
-    return forms
+    return _cached(_forms_cache, version, lambda: dict(version.forms or {}))
 
 
 def compiled_for(version: PathwayVersion) -> CompiledPathway:
     """The runnable spec of a stored version (cached per process)."""
-    key = (version.id, version.sha256)
-    with _cache_lock:
-        compiled = _cache.get(key)
-        if compiled is not None:
-            _cache.move_to_end(key)
-            return compiled
-    compiled = compile_pathway(version.bpmn_xml.encode("utf-8"), version.filename,
-                               {k: v.encode("utf-8") for k, v in (version.dmn_files or {}).items()})
-    _cache_put(version, compiled)
-    return compiled
+    return _cached(_cache, version, lambda: compile_pathway(
+        version.bpmn_xml.encode("utf-8"), version.filename,
+        {k: v.encode("utf-8") for k, v in (version.dmn_files or {}).items()}))
