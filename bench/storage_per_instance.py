@@ -13,20 +13,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from engine.clock import ManualClock  # noqa: E402
 from engine.db import db  # noqa: E402
-from engine.services.pathways import read_pathway_source  # noqa: E402
-from engine.services.simulation import simulate_pathway  # noqa: E402
+from engine.models import PathwayInstance, WorkItem  # noqa: E402
+from engine.services.fast_forward import Answers, play_until  # noqa: E402
+from engine.services.instances import enrol_patient  # noqa: E402
+from engine.services.pathways import deploy_pathway, read_pathway_source  # noqa: E402
+from engine.services.people import add_care_team_member, create_patient, create_professional  # noqa: E402
+from engine.services.roles import ROLE_CODES  # noqa: E402
+from engine.types import Actor  # noqa: E402
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 TARGET_BYTES = 20 * 1024
@@ -60,9 +65,21 @@ def main() -> None:
     with app.app_context():
         init_database()
         source = read_pathway_source(REPO / "workflows" / "bpmn" / "rrac_epaule.bpmn")
-        report = simulate_pathway(source, start=start, days=200, context={"date_chirurgie": "2026-11-20"},
-                                  answers={"Task_AppelJ1": {"patient_joint": "oui", "douleur_nrs": 5}})
-        instance_id = db.session.execute(text("SELECT max(id) FROM pathway_instance")).scalar_one()
+        clock = ManualClock(start)
+        actor = Actor.system("bench")
+        version = deploy_pathway(source, actor=actor, clock=clock).version
+        patient = create_patient("BENCH-0001", "Banc", "Patient", at=start, phone="+33600000000")
+        for role in sorted(ROLE_CODES - {"patient"}):
+            pro = create_professional(f"bench-{role}", f"Bench {role}", [role], at=start)
+            add_care_team_member(patient, pro, role, start=start)
+        instance_id = enrol_patient(patient.id, version.key, context={"date_chirurgie": "2026-11-20"}, actor=actor,
+                                    clock=clock).instance_id
+        db.session.commit()
+        play_until(instance_id, start + timedelta(days=200), clock=clock, actor=actor,
+                   answers=Answers({"Task_AppelJ1": {"patient_joint": "oui", "douleur_nrs": 5}}))
+        instance = db.session.get(PathwayInstance, instance_id)
+        completed = db.session.scalar(select(func.count(WorkItem.id)).where(
+            WorkItem.instance_id == instance_id, WorkItem.status == "completed"))
         rows = []
         for table, where in TABLES.items():
             count, size = db.session.execute(text(
@@ -70,14 +87,13 @@ def main() -> None:
                 {"i": instance_id}).one()
             rows.append((table, int(count), int(size)))
     total = sum(size for _, _, size in rows)
-    print(f"rrac_epaule instance {instance_id}: status {report.status}, "
-          f"{report.summary['work_items_completed']} work items completed")
+    print(f"rrac_epaule instance {instance_id}: status {instance.status}, {completed} work items completed")
     print(f"{'table':<20} {'rows':>6} {'bytes':>8}")
     for table, count, size in rows:
         print(f"{table:<20} {count:>6} {size:>8}")
     print(f"{'total':<20} {sum(c for _, c, _ in rows):>6} {total:>8}   (target ≤ {TARGET_BYTES})")
-    print(json.dumps({"bench": "storage_per_instance", "pathway": "rrac_epaule", "status": report.status,
-                      "bytes": total, "target_bytes": TARGET_BYTES, "state_bytes": report.summary["state_bytes"],
+    print(json.dumps({"bench": "storage_per_instance", "pathway": "rrac_epaule", "status": instance.status,
+                      "bytes": total, "target_bytes": TARGET_BYTES, "state_bytes": instance.state_bytes,
                       "by_table": {t: s for t, _, s in rows}, "met": total <= TARGET_BYTES}))
 
 

@@ -20,7 +20,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundExcepti
 from SpiffWorkflow.spiff.specs.defaults import SendTask  # type: ignore[import-untyped]
 from SpiffWorkflow.util.task import TaskState  # type: ignore[import-untyped]
 
-from engine.bpmn import sandbox
+from engine.bpmn import sandbox, warm_cache
 from engine.bpmn.clock_bridge import engine_clock
 from engine.bpmn.parser import CompiledPathway
 from engine.bpmn.pruning import prune_finished_history
@@ -137,11 +137,23 @@ class PathwayRun:
         return run
 
     @classmethod
-    def load(cls, compiled: CompiledPathway, state: str, clock: Clock) -> PathwayRun:
-        return cls(compiled, load_state(compiled, state), clock)
+    def load(cls, compiled: CompiledPathway, state: str, clock: Clock, *, instance_id: int | None = None
+             ) -> PathwayRun:
+        """The workflow stored as ``state``; with ``instance_id``, the process's warm copy when it was dumped
+        as exactly that state (see ``warm_cache``), else rebuilt from the text."""
+        workflow = warm_cache.take(instance_id, state, compiled.spec) if instance_id is not None else None
+        return cls(compiled, workflow if workflow is not None else load_state(compiled, state), clock)
 
-    def dump(self) -> str:
-        return dump_state(self.workflow)
+    def dump(self, *, instance_id: int | None = None) -> str:
+        """The state to store; with ``instance_id``, the workflow stays warm for that instance's next step."""
+        state = dump_state(self.workflow)
+        if instance_id is not None:
+            warm_cache.put(instance_id, state, self.compiled.spec, self.workflow)
+        return state
+
+    def keep_warm(self, instance_id: int, state: str) -> None:
+        """Give back an unchanged run loaded from ``state`` (read only) for the instance's next step."""
+        warm_cache.put(instance_id, state, self.compiled.spec, self.workflow)
 
     @property
     def completed(self) -> bool:
@@ -211,6 +223,7 @@ class PathwayRun:
 
     def advance(self) -> None:
         """Run automatic tasks until only user tasks and waits remain; prune finished history."""
+        self.log.automatic_steps = 0  # the loop guard counts per step
         with engine_clock(self.clock):
             while True:
                 self._guarded(None, lambda: self.workflow.do_engine_steps(

@@ -14,9 +14,9 @@ from engine.models import CareTeamMember, PathwayInstance, PathwayVersion, WorkI
 from engine.models.work_item import OPEN_STATUSES
 from engine.services import access, audit
 from engine.services.forms import validate_form_data
-from engine.services.instances import lock_instance, run_step
+from engine.services.instances import run_step
 from engine.services.pathways import version_forms
-from engine.services.people import is_in_care_team
+from engine.services.people import CareTeamNow, is_in_care_team
 from engine.services.projection import open_work_items
 from engine.types import Actor, StepOutcome
 
@@ -72,13 +72,15 @@ def _load_item(work_item_id: int, actor: Actor, *, action: str, clock: Clock) ->
     return item
 
 
-def _may_work_on(actor: Actor, item: WorkItem, clock: Clock) -> bool:
+def _may_work_on(actor: Actor, item: WorkItem, clock: Clock, team: CareTeamNow | None = None) -> bool:
     if actor.is_trusted_operator:
         return True
     if item.assignee_id is not None and item.assignee_id == actor.professional_id:
         return True
     if item.role_code not in actor.roles or actor.professional_id is None:
         return False
+    if team is not None:
+        return team.includes(actor.professional_id, item.role_code)
     return is_in_care_team(item.patient_id, actor.professional_id, clock.now(), role_code=item.role_code)
 
 
@@ -154,21 +156,31 @@ def complete_work_item(work_item_id: int, data: dict[str, Any], *, actor: Actor,
     Checks role + care team (or assignment), validates the data against the form's JSON Schema, locks the
     instance; a stale ``expected_lock_version`` or a concurrent completion raises ConcurrencyConflict.
     """
-    item = _load_item(work_item_id, actor, action="work_item.completed", clock=clock)
-    if not _may_work_on(actor, item, clock):
+    now = clock.now()
+    # Lock the instance through its work item first, then read its open items under the lock: two
+    # statements for what the checks below and the projection need (a refused actor only rolls back).
+    instance = db.session.scalar(
+        select(PathwayInstance).join(WorkItem, WorkItem.instance_id == PathwayInstance.id)
+        .where(WorkItem.id == work_item_id).with_for_update(of=PathwayInstance)
+        .execution_options(populate_existing=True))
+    if instance is None:
+        raise NotFound(f"no work item {work_item_id}")
+    open_items = open_work_items(instance.id, reload=True)
+    item = next((wi for wi in open_items.values() if wi.id == work_item_id), None)
+    if item is None:  # completed or cancelled meanwhile: say by whom
+        item = db.session.get(WorkItem, work_item_id, populate_existing=True)
+        assert item is not None
+    team = CareTeamNow(item.patient_id, now)
+    access.require_patient_access(actor, item.patient_id, action="work_item.completed", clock=clock, team=team)
+    if not _may_work_on(actor, item, clock, team):
         raise NotPermitted(f"{actor.label} does not hold the role '{item.role_code}' in this patient's care team "
                            f"and is not the assignee")
-    instance = lock_instance(item.instance_id)
-    open_items = open_work_items(instance.id, reload=True)  # re-read under the lock (reloads the item)
-    if open_items.get(item.spiff_task_id) is not item:
-        db.session.refresh(item)  # completed or cancelled meanwhile: say by whom
     _require_open(item)
     if expected_lock_version is not None and expected_lock_version != instance.lock_version:
         raise ConcurrencyConflict(f"instance {instance.id} changed since the form was opened "
                                   f"(version {expected_lock_version}, now {instance.lock_version})")
     schema = version_forms(instance.version).get(item.form_key) if item.form_key else None
     data = validate_form_data(item.form_key, schema, data)
-    now = clock.now()
 
     def mark_completed() -> list[dict[str, Any]]:
         item.status = WorkItemStatus.COMPLETED.value
@@ -180,4 +192,4 @@ def complete_work_item(work_item_id: int, data: dict[str, Any], *, actor: Actor,
                             details={"element_id": item.element_id})]
 
     return run_step(instance, lambda run: run.complete_task(item.spiff_task_id, data), actor=actor, clock=clock,
-                    before_sync=mark_completed, open_items=open_items)
+                    before_sync=mark_completed, open_items=open_items, team=team)

@@ -41,10 +41,12 @@ def deliver_message(patient_ref: str | int, name: str, payload: dict[str, Any] |
         PathwayInstance.patient_id == patient.id, PathwayInstance.status == InstanceStatus.ACTIVE.value)).all()
     for instance_id in instance_ids:
         instance = lock_instance(instance_id)
-        probe = PathwayRun.load(compiled_for(instance.version), instance.state, clock)
+        probe = PathwayRun.load(compiled_for(instance.version), instance.state, clock, instance_id=instance.id)
         if name not in probe.waiting_messages():
+            probe.keep_warm(instance.id, instance.state)
             continue
-        outcome = run_step(instance, lambda run, n=name, p=payload: _deliver(run, n, p), actor=actor, clock=clock)
+        outcome = run_step(instance, lambda run, n=name, p=payload: _deliver(run, n, p), actor=actor, clock=clock,
+                           loaded=probe)
         audit.record(actor, "message.delivered", at=clock.now(), patient_id=patient.id, instance_id=instance.id,
                      object_type="message", object_id=name, details={"keys": sorted(payload)})
         outcomes.append(outcome)

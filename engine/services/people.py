@@ -107,3 +107,36 @@ def is_in_care_team(patient_id: int, professional_id: int, at: datetime, role_co
     if role_code is not None:
         query = query.where(CareTeamMember.role_code == role_code)
     return any(m.is_active(at) for m in db.session.scalars(query))
+
+
+class CareTeamNow:
+    """A patient's care team at one moment, read once per step: who may act, who gets a new work item.
+
+    One query instead of one per check (access, role, each new work item's assignee, each reminder).
+    """
+
+    def __init__(self, patient_id: int, at: datetime) -> None:
+        self.patient_id = patient_id
+        self.at = at
+        self._members: list[tuple[str, int]] | None = None
+
+    @property
+    def members(self) -> list[tuple[str, int]]:
+        """(role code, professional id) of the members active now, earliest first (read on first use)."""
+        if self._members is None:
+            rows = db.session.execute(
+                select(CareTeamMember.role_code, CareTeamMember.professional_id, CareTeamMember.period_start,
+                       CareTeamMember.period_end)
+                .where(CareTeamMember.patient_id == self.patient_id)
+                .order_by(CareTeamMember.period_start, CareTeamMember.id))
+            self._members = [(role, pro) for role, pro, start, end in rows
+                             if start <= self.at and (end is None or self.at < end)]
+        return self._members
+
+    def includes(self, professional_id: int, role_code: str | None = None) -> bool:
+        return any(pro == professional_id and (role_code is None or role == role_code)
+                   for role, pro in self.members)
+
+    def assignee(self, role_code: str) -> int | None:
+        """The professional holding ``role_code`` now (earliest member), as ``care_team_assignee``."""
+        return next((pro for role, pro in self.members if role == role_code), None)

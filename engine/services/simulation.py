@@ -1,7 +1,9 @@
 """Dry runs of a pathway on a virtual clock: the calendar of what would happen, day by day.
 
-Runs the same services, engine and sandbox as production, in whatever (throw-away) database the
-caller's app context points to — the CLI gives it an in-memory SQLite database.
+The same engine (``PathwayRun``), sandbox, form validation and projection rules as production (due dates on
+the patient's calendar, one reminder per send task, timers fired when due), run in memory: nothing is
+stored, nothing is sent, no real patient is involved. Ten years of a daily loop take seconds: a step is the
+engine's step, without the database round trips and state round trip a persisted step pays.
 """
 
 from __future__ import annotations
@@ -10,28 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
+from engine.bpmn.runtime import PathwayRun, ReadyTask
 from engine.clock import ManualClock
-from engine.db import db
-from engine.models import AuditEvent, PathwayInstance, WorkItem
-from engine.services.fast_forward import Answers, play_until
-from engine.services.instances import enrol_patient
-from engine.services.pathways import PathwaySource, deploy_pathway
-from engine.services.people import add_care_team_member, create_patient, create_professional
-from engine.services.roles import ROLE_CODES, ensure_role_catalogue
-from engine.types import Actor
+from engine.errors import EngineStepError, PathwayDefinitionError
+from engine.services.fast_forward import MAX_COMPLETIONS_PER_MOMENT, Answers
+from engine.services.forms import form_defaults, validate_form_data
+from engine.services.instances import build_start_data
+from engine.services.pathways import PathwaySource, validate_source
+from engine.services.projection import plan_work_item
 
-CALENDAR_ACTIONS = {
-    "work_item.opened": "ouverture",
-    "work_item.completed": "fait",
-    "timer.fired": "minuteur",
-    "reminder.planned": "rappel",
-    "message.caught": "message",
-    "instance.completed": "fin",
-    "instance.error": "erreur",
-}
+SIMULATED_PATIENT_ZONE = ZoneInfo("Europe/Paris")
 
 
 @dataclass
@@ -44,71 +36,158 @@ class SimulationReport:
     calendar: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass
+class _OpenItem:
+    task: ReadyTask
+    entry: dict[str, Any]  # its calendar fields (element, title, role, due date)
+
+
+class _Simulation:
+    """One synthetic patient's instance stepped in memory; each step adds its calendar entries in the order
+    production audits them (completion, reminders planned, timers fired, messages, end, work items opened)."""
+
+    def __init__(self, source: PathwaySource, start: datetime, answers: Answers) -> None:
+        self.forms = source.forms or {}
+        self.start = start
+        self.answers = answers
+        self.clock = ManualClock(start)
+        self.calendar: list[dict[str, Any]] = []
+        self.counts = {"work_items_completed": 0, "timers_fired": 0, "reminders_planned": 0, "work_items_opened": 0}
+        self.open: dict[str, _OpenItem] = {}
+        self.planned: set[str] = set()  # send tasks already planned (production's reminder de-duplication)
+        self.run: PathwayRun | None = None
+        self.status = "active"
+        self.error: EngineStepError | None = None
+
+    def _entry(self, kind: str, **fields: Any) -> dict[str, Any]:
+        now = self.clock.now()
+        entry = {"day": (now - self.start).days, "at": now.isoformat(), "kind": kind, **fields}
+        self.calendar.append(entry)
+        return entry
+
+    def step(self, action: Callable[[], PathwayRun], completed: dict[str, Any] | None = None) -> bool:
+        """Run one engine step; False once the instance stopped (error)."""
+        try:
+            self.run = action()
+        except EngineStepError as exc:
+            self.status, self.error = "error", exc
+            self._entry("erreur", element_id=exc.element_id, message=str(exc)[:500])
+            return False
+        if completed is not None:
+            self.calendar.append(completed)
+            self.counts["work_items_completed"] += 1
+        self._project(self.run)
+        return True
+
+    def _project(self, run: PathwayRun) -> None:
+        for send in run.log.sends:
+            if send.task_id not in self.planned:
+                self.planned.add(send.task_id)
+                self.counts["reminders_planned"] += 1
+                self._entry("rappel", template=send.template, channel=send.channel, recipient=send.recipient)
+        for element_id in run.log.timers_fired:
+            self.counts["timers_fired"] += 1
+            self._entry("minuteur", element_id=element_id)
+        for element_id in run.log.messages_caught:
+            self._entry("message", element_id=element_id)
+        run.log.sends.clear()
+        run.log.timers_fired.clear()
+        run.log.messages_caught.clear()
+        if run.completed:
+            self.status = "completed"
+            self._entry("fin")
+        ready = {task.task_id: task for task in run.ready_tasks()}
+        for task_id in [t for t in self.open if t not in ready]:  # interrupted, or the instance ended
+            del self.open[task_id]
+        for task_id, task in ready.items():
+            if task_id not in self.open:
+                plan = plan_work_item(task, self.clock.now(), SIMULATED_PATIENT_ZONE)
+                fields = {"element_id": task.element_id, "title": task.title[:300], "role": plan.role,
+                          "due_at": plan.due_at.isoformat() if plan.due_at else None}
+                self.open[task_id] = _OpenItem(task, fields)
+                self.counts["work_items_opened"] += 1
+                self._entry("ouverture", **fields)
+
+    def complete_open_items(self) -> None:
+        """Answer every open work item, oldest first, as many rounds as completions open new ones."""
+        for _ in range(MAX_COMPLETIONS_PER_MOMENT):
+            if not self.open or self.status != "active":
+                return
+            task_id, item = next(iter(self.open.items()))
+            form_key = item.task.properties.get("form")
+            schema = self.forms.get(form_key) if form_key else None
+            data = validate_form_data(form_key, schema, self.answers.for_element(
+                item.task.element_id, form_defaults(schema)))
+            del self.open[task_id]
+            completed = {"day": (self.clock.now() - self.start).days, "at": self.clock.now().isoformat(),
+                         "kind": "fait", **item.entry, "data": data}
+            run = self.run
+            assert run is not None  # noqa: S101
+
+            def complete(run: PathwayRun = run, task_id: str = task_id, data: dict[str, Any] = data) -> PathwayRun:
+                run.complete_task(task_id, data)
+                return run
+
+            if not self.step(complete, completed):
+                return
+
+    def next_due(self) -> datetime | None:
+        assert self.run is not None  # noqa: S101
+        dues = [t.due_at for t in self.run.waiting_timers()]
+        return min(dues) if dues else None
+
+    def fire_timers(self) -> int:
+        run = self.run
+        assert run is not None  # noqa: S101
+        before = self.counts["timers_fired"]
+
+        def fire(run: PathwayRun = run) -> PathwayRun:
+            run.fire_due_timers()
+            return run
+
+        self.step(fire)
+        return self.counts["timers_fired"] - before
+
+
 def simulate_pathway(source: PathwaySource, *, start: datetime, days: int, context: dict[str, Any] | None = None,
                      answers: dict[str, Any] | None = None, progress: Callable[[int], None] | None = None
                      ) -> SimulationReport:
-    """Deploy ``source`` on a synthetic patient, auto-complete work items, fire timers for ``days`` days.
+    """Run ``source`` for a synthetic patient for ``days`` days: auto-complete work items (form defaults or
+    ``answers`` per element id), fire timers when due, plan reminders. Missing anchor dates: the start day.
 
-    Commits (the database is the simulation's own). Missing anchor dates default to ``start``.
+    Raises PathwayDefinitionError when the pathway does not validate, InvalidInput for a bad context or
+    answers that the form refuses. An engine error ends the run with status ``error`` (in the report).
     """
-    clock = ManualClock(start)
-    actor = Actor.system("simulation")
-    ensure_role_catalogue()
-    version = deploy_pathway(source, actor=Actor.cli("simulation"), clock=clock).version
-    patient = create_patient("SIM-0001", "Simulation", "Patient", at=clock.now())
-    for role in sorted(ROLE_CODES - {"patient"}):
-        pro = create_professional(f"sim-{role}", f"Simulation {role}", [role], at=clock.now())
-        add_care_team_member(patient, pro, role, start=clock.now())
-    ctx = {anchor: start.date().isoformat() for anchor in version.anchors}
+    compiled, problems = validate_source(source)
+    if compiled is None:
+        raise PathwayDefinitionError(problems)
+    ctx = {anchor: start.date().isoformat() for anchor in compiled.anchors}
     ctx.update(context or {})
-    outcome = enrol_patient(patient.id, version.key, context=ctx, actor=actor, clock=clock)
-    db.session.commit()
+    data = build_start_data(compiled, ctx, SIMULATED_PATIENT_ZONE)
+    sim = _Simulation(source, start, Answers(answers))
     end = start + timedelta(days=days)
     last_day = 0
-
-    def day_reached(now: datetime) -> None:
-        nonlocal last_day
-        day = (now - start).days
-        if progress is not None and day > last_day:
-            progress(day - last_day)
-            last_day = day
-
-    play_until(outcome.instance_id, end, clock=clock, answers=Answers(answers), actor=actor, progress=day_reached)
+    if sim.step(lambda: PathwayRun.start(compiled, data, sim.clock)):
+        while True:
+            sim.complete_open_items()
+            if sim.status != "active":
+                break
+            due = sim.next_due()
+            if due is None or due > end:
+                break
+            sim.clock.set(max(due, sim.clock.now()))
+            if sim.fire_timers() == 0 and sim.status == "active" and sim.next_due() == due:
+                break  # the engine refused to fire it: never spin
+            day = (sim.clock.now() - start).days
+            if progress is not None and day > last_day:
+                progress(day - last_day)
+                last_day = day
     if progress is not None and days > last_day:
         progress(days - last_day)
-    return _report(version.key, outcome.instance_id, start, end, clock)
-
-
-def _report(key: str, instance_id: int, start: datetime, end: datetime, clock: ManualClock) -> SimulationReport:
-    instance = db.session.get(PathwayInstance, instance_id)
-    assert instance is not None  # noqa: S101
-    events = db.session.scalars(select(AuditEvent).where(
-        AuditEvent.instance_id == instance_id, AuditEvent.action.in_(CALENDAR_ACTIONS)).order_by(AuditEvent.id))
-    items = {w.id: w for w in db.session.scalars(select(WorkItem).where(WorkItem.instance_id == instance_id))}
-    calendar = []
-    counts = {"work_items_completed": 0, "timers_fired": 0, "reminders_planned": 0, "work_items_opened": 0}
-    for event in events:
-        entry: dict[str, Any] = {"day": (event.at - start).days, "at": event.at.isoformat(),
-                                 "kind": CALENDAR_ACTIONS[event.action]}
-        if event.object_type == "work_item" and event.object_id and int(event.object_id) in items:
-            item = items[int(event.object_id)]
-            entry.update(element_id=item.element_id, title=item.title, role=item.role_code,
-                         due_at=item.due_at.isoformat() if item.due_at else None)
-            if event.action == "work_item.completed":
-                entry["data"] = item.data
-        elif event.object_type == "element":
-            entry["element_id"] = event.object_id
-        elif event.action == "reminder.planned":
-            entry.update(template=event.details.get("template"), channel=event.details.get("channel"),
-                         recipient=event.details.get("recipient"))
-        elif event.action == "instance.error":
-            entry.update(element_id=event.details.get("element_id"), message=event.details.get("message"))
-        calendar.append(entry)
-        counter = {"work_item.completed": "work_items_completed", "timer.fired": "timers_fired",
-                   "reminder.planned": "reminders_planned", "work_item.opened": "work_items_opened"}.get(event.action)
-        if counter:
-            counts[counter] += 1
-    summary = {**counts, "state_bytes": instance.state_bytes, "status": instance.status,
-               "days_simulated": (min(clock.now(), end) - start).days, "error_element": instance.error_element,
-               "error_message": instance.error_message}
-    return SimulationReport(key, start, end, instance.status, summary, calendar)
+    if sim.status == "active":
+        sim.clock.set(max(end, sim.clock.now()))
+    summary = {**sim.counts, "state_bytes": len(sim.run.dump()) if sim.run is not None else 0, "status": sim.status,
+               "days_simulated": (min(sim.clock.now(), end) - start).days,
+               "error_element": sim.error.element_id if sim.error else None,
+               "error_message": str(sim.error)[:2000] if sim.error else None}
+    return SimulationReport(compiled.key, start, end, sim.status, summary, sim.calendar)
