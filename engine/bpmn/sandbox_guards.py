@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import math
 import operator
 import re
@@ -671,13 +672,31 @@ def days_between(start: Any, end: Any) -> int:
     return (_day(end) - _day(start)).days
 
 
+def add_months(value: Any, months: int) -> Any:
+    """The same day ``months`` calendar months later (earlier if negative), at the same wall-clock time in the
+    value's timezone; the 31st becomes the month's last day (31 Jan + 1 month = 28 or 29 Feb). Anniversaries:
+    ``add_months(date_inclusion, 12)`` is the same date next year, leap years included."""
+    if isinstance(value, str):
+        value = parse_date(value)
+    if not isinstance(value, date):
+        raise TypeError(f"add_months() needs a date or datetime, not {type(value).__name__}")
+    if not isinstance(months, int) or isinstance(months, bool):
+        raise TypeError(f"add_months() needs a whole number of months, not {months!r}")
+    index = value.year * 12 + value.month - 1 + months
+    year, month = divmod(index, 12)
+    if not 1 <= year <= 9999:
+        raise ValueError("add_months() goes past the calendar's range")
+    day = min(value.day, calendar.monthrange(year, month + 1)[1])
+    return value.replace(year=year, month=month + 1, day=day)
+
+
 SAFE_NAMES: dict[str, Any] = {
     "datetime": datetime, "date": date, "timedelta": timedelta,
     "min": _min, "max": _max, "abs": abs, "round": _round, "len": len, "sum": _sum, "sorted": _sorted,
     "any": _any, "all": _all, "int": int, "float": float, "str": _str, "bool": bool, "list": _list,
     "dict": _dict, "tuple": _tuple, "set": _set, "range": range, "enumerate": enumerate, "zip": zip,
     "isinstance": _isinstance, "True": True, "False": False, "None": None,
-    "parse_date": parse_date, "days_between": days_between,
+    "parse_date": parse_date, "days_between": days_between, "add_months": add_months,
 }
 _COMMON_GUARDS: dict[str, Any] = {
     "_getitem_": guarded_getitem, "_getiter_": _identity, "_iter_unpack_sequence_": _iter_unpack,

@@ -590,11 +590,25 @@ def test_free_names_lists_context_variables_when_code_reads_them() -> None:
         free_names("__import__('os')", "eval")
 
 
+def test_add_months_keeps_the_day_and_the_local_time_when_crossing_leap_years_and_summer_time() -> None:
+    inclusion = datetime(2027, 4, 5, tzinfo=PARIS)
+    assert evaluate("add_months(d, 12) + timedelta(hours=9)", {"d": inclusion}) == datetime(2028, 4, 5, 9, tzinfo=PARIS)
+    assert evaluate("add_months(d, 1)", {"d": datetime(2028, 1, 31, 9, tzinfo=PARIS)}) == datetime(
+        2028, 2, 29, 9, tzinfo=PARIS)
+    assert evaluate("add_months(d, 12)", {"d": date(2028, 2, 29)}) == date(2029, 2, 28)
+    assert evaluate("add_months(d, -3)", {"d": datetime(2027, 7, 1, 9, tzinfo=PARIS)}) == datetime(
+        2027, 4, 1, 9, tzinfo=PARIS)  # 09:00 in summer time stays 09:00 in winter time
+    assert evaluate("add_months('2027-04-05', 12)", {}) == datetime(2028, 4, 5, tzinfo=PARIS)
+    for bad in ("add_months(d, 1.5)", "add_months(3, 1)", "add_months(d, 10 ** 6)"):
+        with pytest.raises(SandboxError):
+            evaluate(bad, {"d": inclusion})
+
+
 def test_safe_globals_hold_only_the_documented_names_when_imported() -> None:
     assert set(SAFE_GLOBALS) == {
         "datetime", "date", "timedelta", "min", "max", "abs", "round", "len", "sum", "sorted", "any", "all", "int",
         "float", "str", "bool", "list", "dict", "tuple", "set", "range", "enumerate", "zip", "isinstance", "True",
-        "False", "None", "parse_date", "days_between",
+        "False", "None", "parse_date", "days_between", "add_months",
     }
     assert SAFE_GLOBALS["datetime"] is datetime and SAFE_GLOBALS["timedelta"] is timedelta
     with pytest.raises(TypeError):

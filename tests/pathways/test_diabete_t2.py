@@ -2,7 +2,8 @@
 
 Inclusion (the anchor) on Monday 5 April 2027; the patient is enrolled that day at 08:00. Quarter q is due
 on J+91q; its reminder and its visit open 30 days before, at 09:00. The yearly checks open at 09:00 on the
-inclusion day and on each anniversary (J+365, J+730). The first two quarters stay in summer time.
+inclusion day and on each anniversary, leap years included: 5 April 2028 is J+366 (29 February 2028 lies
+between), 5 April 2029 is J+731. The first two quarters stay in summer time.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from tests.pathways.walk import Walk, local, plus_iso
 
 ROLES = ["patient", "coordinateur", "medecin_traitant", "podologue", "ophtalmologue"]
 INCLUSION = date(2027, 4, 5)
+YEAR_2 = (date(2028, 4, 5) - INCLUSION).days  # 366: the first anniversary, across 29 February 2028
+YEAR_3 = (date(2029, 4, 5) - INCLUSION).days  # 731
 LAB = Actor.system("laboratoire")
 YEARLY_GP = ["Task_BilanRenal", "Task_ECG", "Task_ExamenPieds"]
 
@@ -72,7 +75,7 @@ def _visit(w: Walk, quarter: int) -> None:
 
 def test_pathway_completes_after_twelve_quarters_and_three_yearly_checks_when_results_are_on_target(app, clock):
     w = _enrol(clock)
-    yearly_days = {5: 365, 9: 730}  # the yearly checks that fall before quarter q opens
+    yearly_days = {5: YEAR_2, 9: YEAR_3}  # the yearly checks that fall before quarter q opens
     for quarter in range(1, 13):
         if quarter in yearly_days:
             _yearly_checks(w, yearly_days[quarter])
@@ -103,7 +106,7 @@ def test_pathway_completes_after_the_last_quarter_when_the_follow_up_is_set_to_t
 
 def test_first_reminder_and_visit_open_a_month_before_the_due_date_when_enrolled(app, clock):
     w = _enrol(clock)
-    assert w.pending_timers() == {"Timer_RappelVisite": w.at(61, 9), "Timer_BilanAnnuel": w.at(365, 9)}
+    assert w.pending_timers() == {"Timer_RappelVisite": w.at(61, 9), "Timer_BilanAnnuel": w.at(YEAR_2, 9)}
     assert w.reminders() == []
     _open_quarter(w, 1)  # 5 June 2027 at 09:00, visit due 5 July 2027 at 09:00
     assert w.reminders() == [("rappel_rdv_a_prendre", "patient", "sms", local(date(2027, 7, 5)),
@@ -181,11 +184,12 @@ def test_yearly_checks_open_at_nine_on_the_inclusion_day_and_each_anniversary_wh
     assert w.inboxes() == {}
     _yearly_checks(w, 0)
     assert w.inboxes() == {}
-    assert w.pending_timers()["Timer_BilanAnnuel"] == w.at(365, 9)
+    assert w.pending_timers()["Timer_BilanAnnuel"] == w.at(YEAR_2, 9)
     assert w.tick(w.at(61, 9)) == 1  # the first quarterly visit opens, and stays open (never done)
-    assert w.tick(w.at(365, 8, 59)) == 0
+    assert w.tick(w.at(YEAR_2 - 1, 9)) == 0  # not on J+365: 2028 is a leap year
+    assert w.tick(w.at(YEAR_2, 8, 59)) == 0
     assert w.inbox("medecin_traitant") == ["Task_VisiteTrimestrielle"]
-    assert w.tick(w.at(365, 9)) == 1
+    assert w.tick(w.at(YEAR_2, 9)) == 1
     assert sorted(w.inbox("medecin_traitant")) == sorted(YEARLY_GP + ["Task_VisiteTrimestrielle"])
     assert w.inbox("ophtalmologue") == ["Task_ExamenOphtalmo"]
 
@@ -219,4 +223,4 @@ def test_next_yearly_check_waits_for_the_podiatrist_when_the_patient_is_referred
     w.tick(w.at(20, 14))
     w.complete("podologue", "Task_Podologue", seances_planifiees=8)
     assert w.inboxes() == {}
-    assert w.pending_timers()["Timer_BilanAnnuel"] == w.at(365, 9)
+    assert w.pending_timers()["Timer_BilanAnnuel"] == w.at(YEAR_2, 9)
