@@ -85,7 +85,6 @@ def celery_settings(instance_path: str, env: Mapping[str, str] | None = None) ->
         # One message at a time per process: a long job does not sit on messages another worker could run.
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
-        "worker_hijack_root_logger": False,
         "beat_schedule_filename": str(Path(instance_path) / BEAT_SCHEDULE_FILE),
     }
     if broker.startswith("redis"):

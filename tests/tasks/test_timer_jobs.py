@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,9 +20,9 @@ from engine.db import db
 from engine.models import AuditEvent, DueTimer, Patient, WorkItem
 from engine.services.instances import enrol_patient
 from engine.services.people import create_patient
-from engine.services.timer_wakeups import claim_wakeups, release_wakeups
+from engine.services.timer_wakeups import TimerWakeup, claim_wakeups, release_wakeups
 from engine.types import Actor
-from tasks.timers import fire_timer_job, sweep_timers
+from tasks.timers import fire_timer_job, fire_timers_job, group_wakeups, sweep_timers
 from tests.factories import deploy_test_bpmn, make_team
 from tests.tasks.conftest import bind_celery
 
@@ -112,17 +112,17 @@ def test_sweep_queues_one_fire_job_per_timer_with_its_eta_when_timers_fall_due_s
     clock.set(overdue.due_at + timedelta(seconds=30))  # the first is overdue; the second one is due in 2 days
     assert soon.due_at > clock.now() + HORIZON
 
-    assert sweep_timers.apply().get() == {"queued": 1, "due_now": 1}
+    assert sweep_timers.apply().get() == {"queued": 1, "jobs": 1, "due_now": 1}
     assert _queued(redis_db) == [{"task": "parcours.timers.fire", "args": [overdue.id], "eta": None}]
 
     redis_db.delete("celery")
     clock.set(soon.due_at - timedelta(seconds=60))  # the first one's job was lost (never fired): queued again
-    assert sweep_timers.apply().get() == {"queued": 2, "due_now": 1}
+    assert sweep_timers.apply().get() == {"queued": 2, "jobs": 2, "due_now": 1}
     lost, upcoming = _queued(redis_db)
     assert lost == {"task": "parcours.timers.fire", "args": [overdue.id], "eta": None}
     assert upcoming["args"] == [soon.id]
     assert datetime.fromisoformat(upcoming["eta"]) == soon.due_at
-    assert sweep_timers.apply().get() == {"queued": 0, "due_now": 0}, "a timer was queued twice"
+    assert sweep_timers.apply().get() == {"queued": 0, "jobs": 0, "due_now": 0}, "a timer was queued twice"
 
 
 def test_sweep_unmarks_its_timers_when_the_broker_is_unreachable(app: Flask, clock: ManualClock,
@@ -175,7 +175,7 @@ def test_fire_job_does_nothing_when_the_timer_is_not_due_yet(app: Flask, clock: 
 
 
 def test_job_commits_on_success_and_rolls_back_on_error(app: Flask, clock: ManualClock, redis_celery: Celery) -> None:
-    @redis_celery.task(name="tests.create_patient")
+    @redis_celery.task(name="tests.create_patient", shared=False)  # not added to later tests' Celery apps
     def create(identifier: str, fail: bool) -> str:
         create_patient(identifier, "Durand", "Luc", at=clock.now(), site="MSP Test")
         db.session.flush()
@@ -188,3 +188,35 @@ def test_job_commits_on_success_and_rolls_back_on_error(app: Flask, clock: Manua
     assert failed.failed() and isinstance(failed.result, RuntimeError)
     db.session.expire_all()
     assert sorted(db.session.scalars(select(Patient.identifier))) == ["KEPT"]
+
+
+# ---------------------------------------------------------------- timers due together
+
+
+def test_group_wakeups_puts_timers_due_within_half_a_second_in_one_job() -> None:
+    now = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
+    at = [now - timedelta(seconds=5), now - timedelta(seconds=1), now + timedelta(seconds=10),
+          now + timedelta(seconds=10.4), now + timedelta(seconds=10.6), now + timedelta(seconds=11)]
+    wakeups = [TimerWakeup(n, due) for n, due in enumerate(at, start=1)]
+    groups = group_wakeups(wakeups, now, spread=timedelta(milliseconds=500), size=20)
+    assert groups == [([1, 2], None), ([3, 4], at[3]), ([5, 6], at[5])]
+    assert [ids for ids, _ in group_wakeups(wakeups, now, spread=timedelta(minutes=1), size=4)] == \
+        [[1, 2, 3, 4], [5, 6]]
+
+
+def test_sweep_queues_one_job_for_timers_due_together_and_it_fires_each_once(
+        app: Flask, clock: ManualClock, redis_celery: Celery, redis_db: redis.Redis) -> None:
+    timers = [_enrol_with_timer(clock, identifier)[1] for identifier in ("P-001", "P-002", "P-003")]
+    due = max(t.due_at for t in timers)
+    clock.set(due - timedelta(seconds=30))
+    assert sweep_timers.apply().get() == {"queued": 3, "jobs": 1, "due_now": 0}
+    (job,) = _queued(redis_db)
+    assert job["task"] == "parcours.timers.fire_many"
+    assert job["args"] == [[t.id for t in timers]] and datetime.fromisoformat(job["eta"]) == due
+
+    clock.set(due)
+    assert fire_timers_job.apply(([t.id for t in timers],)).get() == {"fired": 3}
+    assert fire_timers_job.apply(([t.id for t in timers],)).get() == {"skipped": 3}  # a redelivered message
+    db.session.expire_all()
+    assert _count(AuditEvent, AuditEvent.action == "timer.fired") == 3
+    assert _count(WorkItem, WorkItem.element_id == "controle_j2") == 3
