@@ -47,3 +47,20 @@ def test_engine_never_imports_web_or_jobs(path: Path) -> None:
         return
     leaks = sorted(m for m in _imports(path) if _top(m) in WEB_OR_JOBS)
     assert not leaks, f"{relative} imports {', '.join(leaks)}: the engine takes its actor and clock as parameters"
+
+
+# The jobs call engine services: never the BPMN layer or the models directly, never the web app (only the
+# worker's entry point builds the Flask app, as pallets/flask's examples/celery make_celery.py does).
+WEBAPP_ALLOWED_IN_TASKS = {"tasks/worker.py"}
+ENGINE_MODULES_FOR_TASKS = ("engine.services", "engine.clock", "engine.db", "engine.errors", "engine.types")
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "tasks").rglob("*.py")), ids=lambda p: str(p.relative_to(REPO)))
+def test_jobs_call_engine_services_only(path: Path) -> None:
+    relative = path.relative_to(REPO).as_posix()
+    imports = _imports(path)
+    below_services = sorted(m for m in imports if _top(m) == "engine" and m != "engine"
+                            and not m.startswith(ENGINE_MODULES_FOR_TASKS))
+    assert not below_services, f"{relative} imports {', '.join(below_services)}: call an engine service instead"
+    web = sorted(m for m in imports if _top(m) == "webapp")
+    assert not web or relative in WEBAPP_ALLOWED_IN_TASKS, f"{relative} imports {', '.join(web)}"

@@ -153,8 +153,14 @@ def check_timers(check: PathwayCheck) -> None:
     for info in check.elements("timer"):
         node = check.node(info.element_id)
         if node is not None and node.tag == f"{_BPMN}startEvent" and node.getparent() is check.process:
-            check.add(info.element_id, "timer start events are not supported yet: enrol patients explicitly "
-                                       "(cohort campaigns come with the jobs issue)")
+            # A pathway instance is one patient's run, started by enrolling that patient: a timer start event
+            # (a campaign enrolling a cohort every month, timeCycle R/P1M) would start instances with no patient.
+            what = "a repeating timer start event (timeCycle: a campaign)" if info.timer_kind == "cycle" else \
+                "a timer start event"
+            check.add(info.element_id, f"timer start events are not supported yet: {what} would start instances "
+                                       f"with no patient; start the process with a plain start event and enrol "
+                                       f"patients explicitly (parcours enrol, e.g. from a monthly cron job for a "
+                                       f"cohort campaign)")
             continue
         label = f"timer '{info.name}'"
         expr = (info.expression or "").strip()

@@ -35,4 +35,7 @@ class DueTimer(db.Model):  # type: ignore[name-defined,misc]
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(16), default=TimerStatus.PENDING.value)
     fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When a job was last queued to fire it (the jobs' sweep; see engine/services/timer_wakeups.py): a timer is
+    # queued once, and queued again only if it is still pending well after its due time (a lost job).
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

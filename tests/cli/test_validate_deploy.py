@@ -25,6 +25,7 @@ BAD_FILES = {
     "unknown_lane_role": ("unknown_lane_role.bpmn", "Lane_Infirmiere", "Infirmiere"),
     "sandbox_escape_in_condition": ("sandbox_escape_condition.bpmn", "Flow_Evasion", ""),
     "missing_file": ("absent.bpmn", None, ""),
+    "cycle_timer_start_campaign": ("campagne_mensuelle.bpmn", "Debut_Campagne", "timer start events are not supported"),
 }
 
 ESCAPING_TIMER = """<?xml version="1.0" encoding="UTF-8"?>

@@ -325,6 +325,13 @@ def test_timer_start_event_is_refused() -> None:
     only_problem(bpmn, "DebutTimer", "timer start events are not supported yet", "enrol patients explicitly")
 
 
+def test_cycle_timer_start_event_is_refused_when_a_campaign_enrols_a_cohort_monthly() -> None:
+    start = timer("CampagneMensuelle", '"R/P1M"', kind="timeCycle", tag="startEvent")
+    bpmn = chain(user_task("Appel"), start=start)
+    only_problem(bpmn, "CampagneMensuelle", "timer start events are not supported yet", "repeating",
+                 "campaign", "enrol patients explicitly", "parcours enrol")
+
+
 # ---------------------------------------------------------------- 4. conditions and scripts
 
 

@@ -115,6 +115,11 @@ def _enrol_and_replay(spec: DemoPatient, pros: dict[str, Professional], now: dat
 @database_command
 def demo_command() -> None:
     """Create the database, deploy the shipped pathways, demo professionals and patients; print the logins."""
+    load_demo()
+
+
+def load_demo() -> None:
+    """What `parcours demo` does (idempotent: existing demo patients are kept); `parcours run` starts with it."""
     init_database()
     the_clock = clock()
     now = the_clock.now()
