@@ -13,6 +13,8 @@ from engine.types import Actor
 def can_access_patient(actor: Actor, patient_id: int, *, clock: Clock) -> bool:
     if actor.is_trusted_operator:
         return True
+    if actor.kind == "patient":  # a patient through a one-time link: their own record only
+        return actor.patient_id is not None and actor.patient_id == patient_id
     if not actor.is_professional or actor.professional_id is None:
         return False
     if is_in_care_team(patient_id, actor.professional_id, clock.now()):

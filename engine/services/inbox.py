@@ -75,6 +75,8 @@ def _load_item(work_item_id: int, actor: Actor, *, action: str, clock: Clock) ->
 def _may_work_on(actor: Actor, item: WorkItem, clock: Clock) -> bool:
     if actor.is_trusted_operator:
         return True
+    if actor.kind == "patient":  # a patient (one-time link) completes their own patient-lane items only
+        return item.role_code == "patient" and item.patient_id == actor.patient_id
     if item.assignee_id is not None and item.assignee_id == actor.professional_id:
         return True
     if item.role_code not in actor.roles or actor.professional_id is None:

@@ -28,9 +28,9 @@ def main() -> None:
 def _register_commands() -> None:
     """Attach every Parcours command to the group itself, not to the app: `parcours --help` lists them even
     when the app cannot be built (a bad DATABASE_URL), and each command loads the app when it runs."""
-    from webapp.cli import demo, pathways, running, simulate, work
+    from webapp.cli import demo, pathways, reminders, running, simulate, work
 
-    for module in (pathways, running, work, demo, simulate):
+    for module in (pathways, running, work, reminders, demo, simulate):
         for command in module.COMMANDS:
             if command.callback is not None:
                 command.callback = with_appcontext(command.callback)
