@@ -112,9 +112,24 @@ class AppriseChannel:
         return message.reference
 
 
+def close_channels(channels: dict[str, Channel]) -> None:
+    """Close what a channel keeps open (the pooled SMTP connection); call when a dispatcher is done."""
+    for channel in channels.values():
+        close = getattr(channel, "close", None)
+        if close is not None:
+            close()
+
+
 def build_channels(settings: NotifySettings) -> dict[str, Channel]:
-    """The configured channel for sms and email: apprise when a URL is set, else the local outbox."""
+    """The configured channel for sms and email: the local outbox unless a URL is set; ``smtp://``,
+    ``smtps://`` and ``smtp+starttls://`` use the pooled SMTP channel, any other URL goes through apprise."""
+    from engine.notify.smtp import SCHEMES, SmtpChannel
+
+    email: Channel = OutboxChannel("email")
+    if settings.email_url:
+        scheme = settings.email_url.split("://", 1)[0].lower()
+        email = SmtpChannel(settings.email_url) if scheme in SCHEMES else AppriseChannel("email", settings.email_url)
     return {
-        "email": AppriseChannel("email", settings.email_url) if settings.email_url else OutboxChannel("email"),
+        "email": email,
         "sms": AppriseChannel("sms", settings.sms_url) if settings.sms_url else OutboxChannel("sms"),
     }

@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 
 from engine.db import db
 from engine.models import Reminder
+from engine.notify.channels import close_channels
 from engine.services.delivery import handle_inbound_stop, record_delivery_receipt, set_contact_preferences
 from engine.services.patient_links import PatientLinkError, complete_via_patient_link, open_patient_link
 from engine.services.reminder_queries import STATUSES, list_reminders
@@ -71,8 +72,11 @@ def _list(as_json: bool, statuses: tuple[str, ...], user: str | None) -> None:
 @with_appcontext
 def dispatch_command(limit: int) -> None:
     """Send the reminders due now (what `tick` does, without the timers)."""
-    report = dispatch_due_reminders(clock=clock(), channels=notify_channels(), settings=notify_settings(),
-                                    limit=limit)
+    channels = notify_channels()
+    try:
+        report = dispatch_due_reminders(clock=clock(), channels=channels, settings=notify_settings(), limit=limit)
+    finally:
+        close_channels(channels)
     click.echo(dispatch_summary(report))
     for error in report.errors:
         click.echo(f"error: {error}", err=True)

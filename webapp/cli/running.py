@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from engine.clock import ManualClock
 from engine.db import db
 from engine.errors import InvalidInput
+from engine.notify.channels import close_channels
 from engine.services.instances import cancel_instance, enrol_patient, resume_instance, suspend_instance
 from engine.services.messages import deliver_message
 from engine.services.reminders import dispatch_due_reminders
@@ -70,7 +71,11 @@ def tick_command(now_text: str | None) -> None:
         report = fire_due_timers(clock=the_clock)
         sweep = sweep_work_item_reminders(clock=the_clock, settings=notify_settings())
         db.session.commit()
-        sent = dispatch_due_reminders(clock=the_clock, channels=notify_channels(), settings=notify_settings())
+        channels = notify_channels()
+        try:
+            sent = dispatch_due_reminders(clock=the_clock, channels=channels, settings=notify_settings())
+        finally:
+            close_channels(channels)
     except (OperationalError, ProgrammingError) as exc:
         fail(database_problem(exc))
         return
