@@ -26,7 +26,9 @@ def settings(email_url: str | None = None, **kwargs: object) -> NotifySettings:
 
 def patient_with_team(clock: ManualClock, *, identifier: str = "P-001", email: str | None = "jeanne@example.org",
                       phone: str | None = "+33600000000") -> Patient:
-    patient, _ = make_team(clock, TEAM, identifier=identifier)
+    patient, team = make_team(clock, TEAM, identifier=identifier)
+    for pro in team.values():
+        pro.email = pro.email or f"{pro.login}@msp.test"
     patient.email = email
     patient.phone = phone
     db.session.commit()
