@@ -14,6 +14,7 @@ class Actor:
     professional_id: int | None = None
     roles: frozenset[str] = field(default_factory=frozenset)
     site: str | None = None
+    patient_id: int | None = None  # kind "patient": the patient acting through a one-time link
 
     @classmethod
     def system(cls, label: str = "system") -> Actor:
@@ -22,6 +23,10 @@ class Actor:
     @classmethod
     def cli(cls, label: str = "cli") -> Actor:
         return cls("cli", label)
+
+    @classmethod
+    def patient(cls, patient_id: int) -> Actor:
+        return cls("patient", f"patient:{patient_id}", patient_id=patient_id, roles=frozenset({"patient"}))
 
     @property
     def is_professional(self) -> bool:

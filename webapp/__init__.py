@@ -11,10 +11,11 @@ from flask import Flask
 
 from engine.clock import SystemClock
 from engine.db import configure_sqlite, db
+from engine.notify.settings import ENV_SETTINGS as NOTIFY_ENV_SETTINGS
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "engine" / "migrations")
 REPO_ROOT = Path(__file__).resolve().parent.parent
-ENV_SETTINGS = ("PARCOURS_WORKFLOWS_DIR", "PARCOURS_TIMEZONE")
+ENV_SETTINGS = ("PARCOURS_WORKFLOWS_DIR", "PARCOURS_TIMEZONE", *NOTIFY_ENV_SETTINGS)
 
 
 def _default_database_url(app: Flask) -> str:

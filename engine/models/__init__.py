@@ -3,19 +3,23 @@
 from engine.models.audit_event import AuditEvent
 from engine.models.care_team import CareTeamMember
 from engine.models.due_timer import DueTimer, TimerStatus
+from engine.models.notification import DeliveryReceipt, OutboxMessage, PatientLink
 from engine.models.pathway_instance import InstanceStatus, PathwayInstance
 from engine.models.pathway_version import PathwayVersion, VersionStatus
 from engine.models.patient import Patient
 from engine.models.professional import Professional, ProfessionalRole, Role
 from engine.models.reminder import Reminder, ReminderStatus
-from engine.models.work_item import WorkItem, WorkItemComment, WorkItemStatus
+from engine.models.work_item import WorkItem, WorkItemComment, WorkItemKind, WorkItemStatus
 
 __all__ = [
     "AuditEvent",
     "CareTeamMember",
+    "DeliveryReceipt",
     "DueTimer",
     "InstanceStatus",
+    "OutboxMessage",
     "Patient",
+    "PatientLink",
     "PathwayInstance",
     "PathwayVersion",
     "Professional",
@@ -27,5 +31,6 @@ __all__ = [
     "VersionStatus",
     "WorkItem",
     "WorkItemComment",
+    "WorkItemKind",
     "WorkItemStatus",
 ]

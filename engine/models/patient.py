@@ -30,6 +30,8 @@ class Patient(db.Model):  # type: ignore[name-defined,misc]
     ins_qualified: Mapped[bool] = mapped_column(Boolean, default=False)
     site: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Migration c5a1e7d2b4f6: the patient's own quiet window ("21:00-08:00"), else the site default.
+    quiet_hours: Mapped[str | None] = mapped_column(String(20))
 
     @property
     def display_name(self) -> str:

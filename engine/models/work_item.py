@@ -20,6 +20,12 @@ class WorkItemStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class WorkItemKind(enum.StrEnum):
+    TASK = "task"  # a ready user task of the engine
+    ESCALATION = "escalation"  # a coordinator's item for an overdue task (no engine task behind it)
+    ALERT = "alert"  # a coordinator's item for a critical reminder that could not be delivered
+
+
 OPEN_STATUSES = (WorkItemStatus.OPEN.value, WorkItemStatus.CLAIMED.value)
 
 
@@ -52,6 +58,9 @@ class WorkItem(db.Model):  # type: ignore[name-defined,misc]
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("professional.id"))
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Migration c5a1e7d2b4f6: items the sweeps open outside the engine carry a unique key (never twice).
+    kind: Mapped[str] = mapped_column(String(16), default=WorkItemKind.TASK.value, server_default="task")
+    escalation_key: Mapped[str | None] = mapped_column(String(120), unique=True)
 
     @property
     def is_open(self) -> bool:

@@ -14,6 +14,8 @@ def can_access_patient(actor: Actor, patient_id: int, *, clock: Clock, team: Car
     """``team``: the patient's care team now, when the caller has it (saves a query)."""
     if actor.is_trusted_operator:
         return True
+    if actor.kind == "patient":  # a patient through a one-time link: their own record only
+        return actor.patient_id is not None and actor.patient_id == patient_id
     if not actor.is_professional or actor.professional_id is None:
         return False
     if team.includes(actor.professional_id) if team is not None else is_in_care_team(

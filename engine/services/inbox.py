@@ -10,7 +10,15 @@ from sqlalchemy import and_, or_, select
 from engine.clock import Clock
 from engine.db import db
 from engine.errors import ConcurrencyConflict, InvalidInput, InvalidTransition, NotFound, NotPermitted
-from engine.models import CareTeamMember, PathwayInstance, PathwayVersion, WorkItem, WorkItemComment, WorkItemStatus
+from engine.models import (
+    CareTeamMember,
+    PathwayInstance,
+    PathwayVersion,
+    WorkItem,
+    WorkItemComment,
+    WorkItemKind,
+    WorkItemStatus,
+)
 from engine.models.work_item import OPEN_STATUSES
 from engine.services import access, audit
 from engine.services.forms import validate_form_data
@@ -75,6 +83,8 @@ def _load_item(work_item_id: int, actor: Actor, *, action: str, clock: Clock) ->
 def _may_work_on(actor: Actor, item: WorkItem, clock: Clock, team: CareTeamNow | None = None) -> bool:
     if actor.is_trusted_operator:
         return True
+    if actor.kind == "patient":  # a patient (one-time link) completes their own patient-lane items only
+        return item.role_code == "patient" and item.patient_id == actor.patient_id
     if item.assignee_id is not None and item.assignee_id == actor.professional_id:
         return True
     if item.role_code not in actor.roles or actor.professional_id is None:
@@ -176,6 +186,8 @@ def complete_work_item(work_item_id: int, data: dict[str, Any], *, actor: Actor,
         raise NotPermitted(f"{actor.label} does not hold the role '{item.role_code}' in this patient's care team "
                            f"and is not the assignee")
     _require_open(item)
+    if item.kind != WorkItemKind.TASK.value:
+        return _close_escalation(item, data, actor=actor, now=now)
     if expected_lock_version is not None and expected_lock_version != instance.lock_version:
         raise ConcurrencyConflict(f"instance {instance.id} changed since the form was opened "
                                   f"(version {expected_lock_version}, now {instance.lock_version})")
@@ -193,3 +205,19 @@ def complete_work_item(work_item_id: int, data: dict[str, Any], *, actor: Actor,
 
     return run_step(instance, lambda run: run.complete_task(item.spiff_task_id, data), actor=actor, clock=clock,
                     before_sync=mark_completed, open_items=open_items, team=team)
+
+
+def _close_escalation(item: WorkItem, data: dict[str, Any], *, actor: Actor, now: Any) -> StepOutcome:
+    """An escalation is no engine task: the coordinator closes it (with a note, if given); the pathway and
+    the late work item it points to are unchanged (that item stays in its inbox until done)."""
+    if not isinstance(data, dict):
+        raise InvalidInput("form data must be a JSON object")
+    item.status = WorkItemStatus.COMPLETED.value
+    item.data = {**(item.data or {}), **data}
+    item.completed_at = now
+    item.completed_by_id = actor.professional_id
+    audit.record(actor, "work_item.completed", at=now, patient_id=item.patient_id, instance_id=item.instance_id,
+                 object_type="work_item", object_id=item.id, details={"kind": item.kind})
+    db.session.flush()
+    instance = db.session.get(PathwayInstance, item.instance_id)
+    return StepOutcome(item.instance_id, instance.status if instance is not None else "", ())

@@ -20,6 +20,7 @@ from engine.models import (
     ReminderStatus,
     TimerStatus,
     WorkItem,
+    WorkItemKind,
     WorkItemStatus,
 )
 from engine.models.work_item import OPEN_STATUSES
@@ -77,7 +78,8 @@ def _new_work_item(instance: PathwayInstance, task: ReadyTask, now: datetime, te
 
 def open_work_items(instance_id: int, *, reload: bool = False) -> dict[str, WorkItem]:
     """The instance's open work items by engine task id (``reload``: refresh those already in the session)."""
-    query = select(WorkItem).where(WorkItem.instance_id == instance_id, WorkItem.status.in_(OPEN_STATUSES))
+    query = select(WorkItem).where(WorkItem.instance_id == instance_id, WorkItem.status.in_(OPEN_STATUSES),
+                                   WorkItem.kind == WorkItemKind.TASK.value)  # not escalations (no engine task)
     if reload:
         query = query.execution_options(populate_existing=True)
     return {wi.spiff_task_id: wi for wi in db.session.scalars(query)}

@@ -33,7 +33,8 @@ ISSUE_COMMANDS = ("init", "demo", "validate", "deploy", "pathways", "enrol", "in
                   "message", "tick", "simulate")
 
 PG_SERVER = os.environ.get("PARCOURS_TEST_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
-PG_CLI_DATABASE = "parcours_test_cli"
+# One CLI database per suite database, so that suites run side by side (worktrees) never share it.
+PG_CLI_DATABASE = os.environ.get("PARCOURS_TEST_PG_DATABASE", "parcours_test") + "_cli"
 BACKENDS = [b.strip() for b in os.environ.get("PARCOURS_TEST_DATABASES", "sqlite,postgresql").split(",")
             if b.strip()]
 TIMEOUT = 180

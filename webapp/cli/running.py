@@ -1,4 +1,4 @@
-"""CLI: enrol, message, tick, suspend / resume / cancel."""
+"""CLI: enrol, message, tick (timers, work-item reminders, reminder dispatch), suspend / resume / cancel."""
 
 from __future__ import annotations
 
@@ -8,11 +8,17 @@ import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from engine.clock import ManualClock
+from engine.db import db
 from engine.errors import InvalidInput
+from engine.notify.channels import close_channels
 from engine.services.instances import cancel_instance, enrol_patient, resume_instance, suspend_instance
 from engine.services.messages import deliver_message
+from engine.services.reminders import dispatch_due_reminders
 from engine.services.timers import fire_due_timers
+from engine.services.work_item_reminders import sweep_work_item_reminders
+from webapp.cli.reminders import dispatch_summary
 from webapp.cli.support import actor_from_login, clock, database_problem, fail, parse_json_option, transactional
+from webapp.notify import notify_channels, notify_settings
 
 
 @click.command("enrol")
@@ -49,7 +55,7 @@ def message_command(patient: str, name: str, data: str | None, user: str | None)
 @click.command("tick")
 @click.option("--now", "now_text", default=None, help="Fire what is due at this ISO 8601 time (default: now).")
 def tick_command(now_text: str | None) -> None:
-    """Fire every timer due now (or at --now) and advance the instances."""
+    """Fire every timer due now (or at --now), plan work-item reminders and escalations, send due reminders."""
     the_clock = clock()
     if now_text:
         try:
@@ -63,13 +69,29 @@ def tick_command(now_text: str | None) -> None:
         the_clock = ManualClock(when)
     try:
         report = fire_due_timers(clock=the_clock)
+        sweep = sweep_work_item_reminders(clock=the_clock, settings=notify_settings())
+        db.session.commit()
+        channels = notify_channels()
+        try:
+            sent = dispatch_due_reminders(clock=the_clock, channels=channels, settings=notify_settings())
+        finally:
+            close_channels(channels)
     except (OperationalError, ProgrammingError) as exc:
         fail(database_problem(exc))
         return
+    except InvalidInput as exc:  # a malformed PARCOURS_* notification setting
+        fail(str(exc))
+        return
     click.echo(f"{report.fired} timer(s) fired, {report.skipped} skipped, {len(report.errors)} error(s)")
-    for error in report.errors:
+    click.echo(f"work items: {sweep.invitations} patient invitation(s), {sweep.due_soon} due-soon and "
+               f"{sweep.overdue} overdue reminder(s) planned, {sweep.escalations} escalation(s)")
+    click.echo(dispatch_summary(sent))
+    for error in [*report.errors, *sent.errors]:
         click.echo(f"error: {error}", err=True)
-    if report.errors:
+    if sent.failed:
+        click.echo(f"error: {sent.failed} reminder(s) could not be delivered on any channel "
+                   f"(`parcours reminders --status failed`)", err=True)
+    if report.errors or sent.errors or sent.failed:
         raise SystemExit(1)
 
 

@@ -1,4 +1,4 @@
-"""CLI: inbox, claim, unclaim, hand-back, comment, complete, reminders."""
+"""CLI: inbox, claim, unclaim, hand-back, comment, complete (reminders: webapp/cli/reminders.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import click
 from sqlalchemy import select
 
 from engine.db import db
-from engine.models import Patient, Reminder
+from engine.models import Patient
 from engine.services.inbox import (
     InboxFilter,
     claim_work_item,
@@ -113,21 +113,4 @@ def complete_command(work_item_id: int, user: str, data: str | None, expect_vers
                f"opened {list(outcome.opened_work_items)}")
 
 
-@click.command("reminders")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@transactional
-def reminders_command(as_json: bool) -> None:
-    """List planned reminders with their status."""
-    rows = [{"id": r.id, "patient_id": r.patient_id, "recipient": r.recipient, "channel": r.channel,
-             "template": r.template, "send_at": r.send_at, "appointment_at": r.appointment_at, "status": r.status}
-            for r in db.session.scalars(select(Reminder).order_by(Reminder.send_at, Reminder.id))]
-    if as_json:
-        echo_json(rows)
-        return
-    for row in rows:
-        click.echo(f"{row['id']:>6} {local(row['send_at']):%Y-%m-%d %H:%M} {row['status']:<9} {row['channel']:<9} "
-                   f"{row['recipient']:<16} {row['template']}")
-
-
-COMMANDS = [inbox_command, claim_command, unclaim_command, hand_back_command, comment_command, complete_command,
-            reminders_command]
+COMMANDS = [inbox_command, claim_command, unclaim_command, hand_back_command, comment_command, complete_command]

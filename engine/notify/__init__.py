@@ -1,0 +1,1 @@
+"""Notifications: settings, quiet hours, message templates and delivery channels (no database state here)."""

@@ -1,0 +1,58 @@
+"""Celery jobs for reminders and the work-item sweep: ids in, one engine service call, a JSON-able result.
+
+Declared with ``shared_task`` and explicit names, so they bind to the app that ``tasks.celery_app``
+(``celery_init_app``) creates; that app's task base provides the Flask app context. The engine services
+commit their own steps (claim, then each outcome) so that a worker killed mid-batch leaves every reminder
+either sent or leased to be taken again.
+
+Beat entries to add in ``tasks/schedule.py``:
+    "parcours.reminders.dispatch": every 30 s   (sends what is due: quiet hours end, retries, new ones)
+    "parcours.work_items.sweep":   every 60 s   (invitations, due-soon / overdue reminders, escalations)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from celery import shared_task
+from flask import current_app
+
+from engine.db import db
+from engine.notify.channels import close_channels
+from engine.services.reminders import dispatch_due_reminders, send_reminder
+from engine.services.work_item_reminders import sweep_work_item_reminders
+from webapp.notify import notify_channels, notify_settings
+
+
+def _clock() -> Any:
+    return current_app.extensions["parcours_clock"]
+
+
+@shared_task(name="parcours.reminders.dispatch", ignore_result=False)
+def dispatch_reminders(limit: int = 500) -> dict[str, Any]:
+    """Send every reminder due now (claims under SKIP LOCKED: run as many workers as needed)."""
+    channels = notify_channels()
+    try:
+        report = dispatch_due_reminders(clock=_clock(), channels=channels, settings=notify_settings(), limit=limit)
+    finally:
+        close_channels(channels)
+    return asdict(report)
+
+
+@shared_task(name="parcours.reminders.send", ignore_result=False)
+def send_one_reminder(reminder_id: int) -> str:
+    """Send one reminder if it is due and nobody holds it (the outcome, or 'skipped')."""
+    channels = notify_channels()
+    try:
+        return send_reminder(int(reminder_id), clock=_clock(), channels=channels, settings=notify_settings())
+    finally:
+        close_channels(channels)
+
+
+@shared_task(name="parcours.work_items.sweep", ignore_result=False)
+def sweep_work_items(limit: int = 500) -> dict[str, int]:
+    """Plan work-item reminders and escalations due now (each at most once, whatever the sweep rate)."""
+    report = sweep_work_item_reminders(clock=_clock(), settings=notify_settings(), limit=limit)
+    db.session.commit()
+    return asdict(report)
