@@ -33,7 +33,9 @@ ISSUE_COMMANDS = ("init", "demo", "validate", "deploy", "pathways", "enrol", "in
                   "message", "tick", "simulate")
 
 PG_SERVER = os.environ.get("PARCOURS_TEST_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
-PG_CLI_DATABASE = "parcours_test_cli"
+# Derived from the in-process suite's database name, so that parallel runs with their own
+# PARCOURS_TEST_PG_DATABASE never drop each other's CLI database (default: parcours_test_cli).
+PG_CLI_DATABASE = os.environ.get("PARCOURS_TEST_PG_DATABASE", "parcours_test") + "_cli"
 BACKENDS = [b.strip() for b in os.environ.get("PARCOURS_TEST_DATABASES", "sqlite,postgresql").split(",")
             if b.strip()]
 TIMEOUT = 180
