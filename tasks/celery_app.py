@@ -17,7 +17,7 @@ from tasks.schedule import beat_schedule
 log = logging.getLogger(__name__)
 
 # The modules that define jobs (with @shared_task and an explicit name); the worker imports them.
-JOB_MODULES = ("tasks.timers",)
+JOB_MODULES = ("tasks.timers", "tasks.reminders")
 
 
 def celery_init_app(app: Flask) -> Celery:

@@ -30,6 +30,8 @@ class JobSettings:
     horizon_seconds: float = 120.0  # PARCOURS_TIMER_HORIZON_SECONDS: queue ETAs for timers due this soon
     requeue_seconds: float = 60.0  # PARCOURS_TIMER_REQUEUE_SECONDS: re-queue a timer still pending this late
     batch: int = 2000  # PARCOURS_TIMER_BATCH: most timers queued by one sweep
+    reminder_seconds: float = 30.0  # PARCOURS_REMINDER_DISPATCH_SECONDS: how often due reminders are sent
+    work_item_sweep_seconds: float = 60.0  # PARCOURS_WORK_ITEM_SWEEP_SECONDS: due-soon, overdue, escalations
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> JobSettings:
@@ -51,7 +53,10 @@ class JobSettings:
         return cls(sweep_seconds=number("PARCOURS_TIMER_SWEEP_SECONDS", defaults.sweep_seconds),
                    horizon_seconds=number("PARCOURS_TIMER_HORIZON_SECONDS", defaults.horizon_seconds),
                    requeue_seconds=number("PARCOURS_TIMER_REQUEUE_SECONDS", defaults.requeue_seconds),
-                   batch=int(number("PARCOURS_TIMER_BATCH", defaults.batch)))
+                   batch=int(number("PARCOURS_TIMER_BATCH", defaults.batch)),
+                   reminder_seconds=number("PARCOURS_REMINDER_DISPATCH_SECONDS", defaults.reminder_seconds),
+                   work_item_sweep_seconds=number("PARCOURS_WORK_ITEM_SWEEP_SECONDS",
+                                                  defaults.work_item_sweep_seconds))
 
 
 def broker_url(instance_path: str, env: Mapping[str, str] | None = None) -> str:

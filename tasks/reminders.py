@@ -5,9 +5,8 @@ Declared with ``shared_task`` and explicit names, so they bind to the app that `
 commit their own steps (claim, then each outcome) so that a worker killed mid-batch leaves every reminder
 either sent or leased to be taken again.
 
-Beat entries to add in ``tasks/schedule.py``:
-    "parcours.reminders.dispatch": every 30 s   (sends what is due: quiet hours end, retries, new ones)
-    "parcours.work_items.sweep":   every 60 s   (invitations, due-soon / overdue reminders, escalations)
+Beat (``tasks/schedule.py``): ``parcours.reminders.dispatch`` every 30 s (what is due: quiet hours over,
+retries, new ones), ``parcours.work_items.sweep`` every 60 s (invitations, due-soon / overdue, escalations).
 """
 
 from __future__ import annotations
@@ -19,14 +18,27 @@ from celery import shared_task
 from flask import current_app
 
 from engine.db import db
-from engine.notify.channels import close_channels
+from engine.notify.channels import Channel, build_channels, close_channels
+from engine.notify.settings import NotifySettings
 from engine.services.reminders import dispatch_due_reminders, send_reminder
 from engine.services.work_item_reminders import sweep_work_item_reminders
-from webapp.notify import notify_channels, notify_settings
 
 
 def _clock() -> Any:
     return current_app.extensions["parcours_clock"]
+
+
+def notify_settings() -> NotifySettings:
+    """The worker app's notification settings (PARCOURS_NOTIFY_*, PARCOURS_QUIET_*), read once per app, in the
+    same ``extensions`` slot the web app and CLI use."""
+    settings = current_app.extensions.get("parcours_notify")
+    if settings is None:
+        settings = current_app.extensions["parcours_notify"] = NotifySettings.from_mapping(current_app.config)
+    return settings  # type: ignore[no-any-return]
+
+
+def notify_channels() -> dict[str, Channel]:
+    return build_channels(notify_settings())
 
 
 @shared_task(name="parcours.reminders.dispatch", ignore_result=False)

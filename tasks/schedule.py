@@ -17,4 +17,14 @@ def beat_schedule(settings: JobSettings | None = None) -> dict[str, dict[str, An
             "schedule": settings.sweep_seconds,
             "options": {"expires": settings.sweep_seconds},
         },
+        "reminders-dispatch": {
+            "task": "parcours.reminders.dispatch",
+            "schedule": settings.reminder_seconds,
+            "options": {"expires": settings.reminder_seconds},
+        },
+        "work-items-sweep": {
+            "task": "parcours.work_items.sweep",
+            "schedule": settings.work_item_sweep_seconds,
+            "options": {"expires": settings.work_item_sweep_seconds},
+        },
     }

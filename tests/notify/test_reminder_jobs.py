@@ -1,4 +1,8 @@
-"""The Celery jobs called directly (STYLE: jobs are thin; the worker and beat tests live with the Celery app)."""
+"""The Celery jobs' bodies called directly (STYLE: jobs are thin; the worker and beat tests live with the Celery app).
+
+``.run`` is the job's own function: calling the task object would go through whichever Celery app the process
+bound last (its Flask task base pushes that app's context), not the test's app.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +20,8 @@ def test_jobs_send_a_reminder_once_and_sweep_when_called_with_ids(app: Flask, cl
     clock.set(datetime(2026, 11, 16, 10, 0, tzinfo=PARIS))
     first = enrol_critical_reminder(clock, patient_with_team(clock)).id
     second = enrol_critical_reminder(clock, patient_with_team(clock, identifier="P-002")).id
-    assert send_one_reminder(first) == "sent"
-    assert send_one_reminder(first) == "skipped"
-    assert dispatch_reminders(limit=10)["sent"] == 1
+    assert send_one_reminder.run(first) == "sent"
+    assert send_one_reminder.run(first) == "skipped"
+    assert dispatch_reminders.run(limit=10)["sent"] == 1
     assert len(outbox(first)) == 1 and len(outbox(second)) == 1
-    assert set(sweep_work_items()) == {"invitations", "due_soon", "overdue", "escalations"}
+    assert set(sweep_work_items.run()) == {"invitations", "due_soon", "overdue", "escalations"}

@@ -220,3 +220,18 @@ def test_sweep_queues_one_job_for_timers_due_together_and_it_fires_each_once(
     db.session.expire_all()
     assert _count(AuditEvent, AuditEvent.action == "timer.fired") == 3
     assert _count(WorkItem, WorkItem.element_id == "controle_j2") == 3
+
+
+def test_worker_runs_timer_reminder_and_escalation_jobs_on_beat_when_started(app: Flask, monkeypatch: pytest.MonkeyPatch
+                                                                              ) -> None:
+    celery = bind_celery(app, monkeypatch, None)
+    try:
+        celery.loader.import_default_modules()
+        names = set(celery.tasks)
+        assert {"parcours.timers.sweep", "parcours.timers.fire", "parcours.reminders.dispatch",
+                "parcours.reminders.send", "parcours.work_items.sweep"} <= names
+        schedule = {entry["task"]: entry["schedule"] for entry in celery.conf.beat_schedule.values()}
+        assert schedule == {"parcours.timers.sweep": 5.0, "parcours.reminders.dispatch": 30.0,
+                            "parcours.work_items.sweep": 60.0}
+    finally:
+        celery.close()
