@@ -261,3 +261,35 @@ def test_timers_due_while_redis_is_down_fire_once_when_it_returns(
     for instance_id in ids:
         assert _count(AuditEvent, AuditEvent.action == "timer.fired", AuditEvent.instance_id == instance_id) == 1
         assert _count(WorkItem, WorkItem.instance_id == instance_id, WorkItem.element_id == "controle_j2") == 1
+
+
+@pytest.mark.postgres_only
+def test_reminder_reaches_a_real_smtp_server_when_worker_and_beat_run_on_redis(
+        pg_app: Flask, redis_db: redis.Redis, processes: list[CeleryProcess], tmp_path: Path) -> None:
+    """Beat's reminder dispatch, a worker on Redis, the pooled SMTP channel, an SMTP server on loopback: the
+    patient's e-mail arrives once, in French, with the appointment's date and time and no pathway in it."""
+    from engine.models import Reminder
+    from tests.notify.helpers import enrol_critical_reminder, patient_with_team
+    from tests.notify.smtp_sink import SmtpSink
+
+    clock: ManualClock = pg_app.extensions["parcours_clock"]
+    clock.set(datetime.now(UTC))
+    day = (datetime.now(UTC) + timedelta(days=3)).date()
+    reminder_id = enrol_critical_reminder(clock, patient_with_team(clock), day=day.isoformat()).id
+    with SmtpSink() as sink:
+        env = job_env(tmp_path, _database_url(pg_app), REDIS_TEST_URL, PARCOURS_NOTIFY_EMAIL_URL=sink.smtp_url,
+                      PARCOURS_REMINDER_DISPATCH_SECONDS="1", PARCOURS_QUIET_HOURS="none",
+                      PARCOURS_QUIET_SUNDAYS="0")  # the test runs at any hour: no quiet window
+        processes.append(worker := CeleryProcess("worker", env, tmp_path / "worker.log", "--concurrency", "2"))
+        processes.append(beat := CeleryProcess("beat", env, tmp_path / "beat.log"))
+        worker.wait_ready()
+        received = wait_until(lambda: sink.received, FIRE_TIMEOUT, "no e-mail reached the SMTP server", worker, beat)
+        time.sleep(3)  # a few more dispatch rounds: still one message
+    assert len(sink.received) == 1 and received[0].recipients == ["jeanne@example.org"]
+    text = received[0].text
+    assert f"{day.day:02d}" in text and "14 h" in text and "STOP" in text
+    assert "rappel_critique" not in text and "chirurgie" not in text.lower()
+    _fresh_read()
+    reminder = db.session.get(Reminder, reminder_id)
+    assert reminder.status == "sent" and reminder.attempts == 1 and reminder.rendered_text == text
+    assert "parcours.reminders.dispatch" in worker.output
