@@ -65,6 +65,15 @@ def _app_for(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
     return app
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_database_connections() -> Iterator[None]:
+    """Close the session apps' pooled connections at the end (else psycopg warns at interpreter exit)."""
+    yield
+    for app in _APPS.values():
+        with app.app_context():
+            db.engine.dispose()
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Flask:
     return _app_for(request.param, tmp_path_factory)
