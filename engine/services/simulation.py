@@ -34,6 +34,7 @@ class SimulationReport:
     status: str
     summary: dict[str, Any]
     calendar: list[dict[str, Any]] = field(default_factory=list)
+    defaulted_anchors: dict[str, str] = field(default_factory=dict)  # anchors not given: the start day
 
 
 @dataclass
@@ -161,6 +162,7 @@ def simulate_pathway(source: PathwaySource, *, start: datetime, days: int, conte
     compiled, problems = validate_source(source)
     if compiled is None:
         raise PathwayDefinitionError(problems)
+    defaulted = sorted(set(compiled.anchors) - set(context or {}))
     ctx = {anchor: start.date().isoformat() for anchor in compiled.anchors}
     ctx.update(context or {})
     data = build_start_data(compiled, ctx, SIMULATED_PATIENT_ZONE)
@@ -190,4 +192,5 @@ def simulate_pathway(source: PathwaySource, *, start: datetime, days: int, conte
                "days_simulated": (min(sim.clock.now(), end) - start).days,
                "error_element": sim.error.element_id if sim.error else None,
                "error_message": str(sim.error)[:2000] if sim.error else None}
-    return SimulationReport(compiled.key, start, end, sim.status, summary, sim.calendar)
+    return SimulationReport(compiled.key, start, end, sim.status, summary, sim.calendar,
+                            {name: ctx[name] for name in defaulted})

@@ -83,6 +83,17 @@ def test_simulate_prints_the_calendar_day_by_day_when_json_is_not_asked(cli: Cli
     assert "work_items_completed" in result.stdout, str(result)
 
 
+def test_simulate_says_which_anchor_dates_it_assumed_when_the_context_leaves_them_out(cli: Cli) -> None:
+    path = str(DATA / "good_appel.bpmn")
+    assumed = assert_ok(cli.run("simulate", path, "--start", START, "--days", "3"))
+    assert "date_chirurgie = 2026-11-16 (not given: the start day" in assumed.stdout, str(assumed)
+    given = assert_ok(cli.run("simulate", path, "--start", START, "--days", "3",
+                              "--context", '{"date_chirurgie": "2026-11-20"}'))
+    assert "not given" not in given.stdout, str(given)
+    payload = cli.run("simulate", path, "--start", START, "--days", "3", "--json").json()
+    assert payload["defaulted_anchors"] == {"date_chirurgie": "2026-11-16"}, payload
+
+
 def test_simulate_takes_the_urgent_branch_when_answers_give_a_severe_pain(cli: Cli, tmp_path: Path) -> None:
     args = ("simulate", str(SHIPPED_BPMN / "rrac_epaule.bpmn"), "--json", "--start", START, "--days", "120",
             "--context", json.dumps({"date_chirurgie": SURGERY}))

@@ -97,8 +97,11 @@ def simulate_command(file_or_key: str, days: int, context: str | None, answers_f
             return
     if as_json:
         echo_json({"pathway": report.key, "start": report.start, "end": report.end, "summary": report.summary,
-                   "calendar": report.calendar})
+                   "defaulted_anchors": report.defaulted_anchors, "calendar": report.calendar})
     else:
+        for name, value in report.defaulted_anchors.items():
+            click.echo(f"{name} = {value} (not given: the start day; steps before it are not shown — "
+                       f"--context '{{\"{name}\": \"YYYY-MM-DD\"}}')")
         _print_calendar(report.calendar, start)
         click.echo("\n" + ", ".join(f"{k}: {v}" for k, v in report.summary.items() if v is not None))
     if report.status == "error":
