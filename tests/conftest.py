@@ -39,7 +39,8 @@ def _ensure_pg_database() -> str:
 def make_app(url: str, clock: ManualClock) -> Flask:
     from webapp import create_app
 
-    return create_app({"SQLALCHEMY_DATABASE_URI": url, "PARCOURS_CLOCK": clock, "TESTING": True})
+    return create_app({"SQLALCHEMY_DATABASE_URI": url, "PARCOURS_CLOCK": clock, "TESTING": True,
+                       "PARCOURS_LOGIN_RATE_LIMIT": "1000 per minute"})
 
 
 _APPS: dict[str, Flask] = {}
@@ -79,9 +80,9 @@ def backend_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     return _app_for(request.param, tmp_path_factory)
 
 
-TABLES_TO_CLEAR = ["audit_event", "outbox_message", "delivery_receipt", "patient_link", "work_item_comment", "reminder",
-                   "work_item", "due_timer", "pathway_instance", "pathway_version", "care_team_member",
-                   "professional_role", "professional", "patient"]
+TABLES_TO_CLEAR = ["audit_event", "api_token", "saved_filter", "outbox_message", "delivery_receipt", "patient_link",
+                   "work_item_comment", "reminder", "work_item", "due_timer", "pathway_instance", "pathway_version",
+                   "care_team_member", "professional_role", "professional", "patient"]
 
 
 def _fresh(backend_app: Flask) -> Iterator[Flask]:

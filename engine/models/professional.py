@@ -32,6 +32,9 @@ class Professional(db.Model):  # type: ignore[name-defined,misc]
     password_hash: Mapped[str | None] = mapped_column(String(300))
     oidc_subject: Mapped[str | None] = mapped_column(String(200), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Migration d2b6f1a4c8e0: the user's interface language and timezone (dates shown in it).
+    locale: Mapped[str] = mapped_column(String(8), default="fr", server_default="fr")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris", server_default="Europe/Paris")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     roles: Mapped[list[ProfessionalRole]] = relationship(
