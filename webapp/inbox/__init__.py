@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
-from webapp.inbox import views  # noqa: E402,F401  (routes)
+from webapp.inbox import views, work_item_views  # noqa: E402,F401  (routes)
