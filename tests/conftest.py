@@ -36,11 +36,11 @@ def _ensure_pg_database() -> str:
     return f"postgresql://{PG_SERVER.split('://', 1)[1]}/{PG_DATABASE}"
 
 
-def make_app(url: str, clock: ManualClock) -> Flask:
+def make_app(url: str, clock: ManualClock, **config: object) -> Flask:
     from webapp import create_app
 
     return create_app({"SQLALCHEMY_DATABASE_URI": url, "PARCOURS_CLOCK": clock, "TESTING": True,
-                       "PARCOURS_LOGIN_RATE_LIMIT": "1000 per minute"})
+                       "PARCOURS_LOGIN_RATE_LIMIT": "1000 per minute", **config})
 
 
 _APPS: dict[str, Flask] = {}

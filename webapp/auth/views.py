@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from authlib.integrations.base_client.errors import OAuthError
+from joserfc.errors import JoseError
+from requests import RequestException
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
@@ -20,6 +23,7 @@ from engine.services import audit
 from engine.types import Actor
 from webapp.auth import oidc
 from webapp.auth.users import SessionUser
+from webapp.errors import error_response
 from webapp.extensions import limiter, login_rate_limit
 from webapp.web import clock
 
@@ -80,14 +84,24 @@ def logout() -> Response:
 def oidc_login() -> Response:
     if not oidc.enabled():
         abort(404)
-    return oidc.authorize_redirect(url_for("auth.oidc_callback", _external=True))  # type: ignore[no-any-return]
+    try:
+        return oidc.authorize_redirect(url_for("auth.oidc_callback", _external=True))  # type: ignore[no-any-return]
+    except RequestException as exc:
+        current_app.logger.warning("OIDC provider unreachable: %s", exc)
+        return error_response(503, _("Le service d'identification est injoignable ; réessayez plus tard "
+                                     "ou connectez-vous avec votre mot de passe."))
 
 
 @bp.route("/oidc/callback")
 def oidc_callback() -> str | Response:
     if not oidc.enabled():
         abort(404)
-    subject = oidc.subject_from_callback()
+    try:
+        subject = oidc.subject_from_callback()
+    except (OAuthError, JoseError, RequestException) as exc:
+        # State mismatch, refused consent or code, bad ID token, provider unreachable: a refusal, never a 500.
+        current_app.logger.warning("OIDC callback refused: %s", exc)
+        subject = None
     pro = db.session.scalar(select(Professional).where(Professional.oidc_subject == subject)) if subject else None
     now = clock().now()
     if pro is None or not pro.active:
