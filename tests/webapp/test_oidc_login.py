@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -14,12 +16,24 @@ from tests.factories import make_team
 from tests.webapp.conftest import FreshRequestClient
 from tests.webapp.oidc_provider import FakeProvider
 
+_MADE: list[Flask] = []
+
+
+@pytest.fixture(autouse=True)
+def _dispose_oidc_apps() -> Iterator[None]:
+    """Each test builds an app of its own (OIDC configured at creation): close its pooled connections."""
+    yield
+    while _MADE:
+        with _MADE.pop().app_context():
+            db.engine.dispose()
+
 
 def _oidc_app(app: Flask, issuer: str) -> Flask:
     oidc_app = make_app(app.config["SQLALCHEMY_DATABASE_URI"], app.extensions["parcours_clock"],
                         PARCOURS_OIDC_ISSUER=issuer, PARCOURS_OIDC_CLIENT_ID="parcours",
                         PARCOURS_OIDC_CLIENT_SECRET="secret")  # noqa: S106 - test client secret
     oidc_app.test_client_class = FreshRequestClient
+    _MADE.append(oidc_app)
     return oidc_app
 
 
