@@ -11,13 +11,13 @@ from celery.signals import worker_process_init
 from flask import Flask
 
 from engine.db import db
-from tasks.config import celery_settings
+from tasks.config import celery_settings, is_embedded
 from tasks.schedule import beat_schedule
 
 log = logging.getLogger(__name__)
 
 # The modules that define jobs (with @shared_task and an explicit name); the worker imports them.
-JOB_MODULES = ("tasks.timers", "tasks.reminders")
+JOB_MODULES = ("tasks.timers", "tasks.reminders", "tasks.broker_maintenance")
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -45,8 +45,9 @@ def celery_init_app(app: Flask) -> Celery:
                     db.session.remove()
 
     celery = Celery("parcours", task_cls=FlaskTask)
-    celery.config_from_object(celery_settings(app.instance_path))
-    celery.conf.beat_schedule = beat_schedule()
+    settings = celery_settings(app.instance_path)
+    celery.config_from_object(settings)
+    celery.conf.beat_schedule = beat_schedule(embedded_broker=is_embedded(settings["broker_url"]))
     celery.set_default()
     app.extensions["celery"] = celery
     for module in JOB_MODULES:

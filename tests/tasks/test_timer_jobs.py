@@ -232,6 +232,16 @@ def test_worker_runs_timer_reminder_and_escalation_jobs_on_beat_when_started(app
                 "parcours.reminders.send", "parcours.work_items.sweep"} <= names
         schedule = {entry["task"]: entry["schedule"] for entry in celery.conf.beat_schedule.values()}
         assert schedule == {"parcours.timers.sweep": 5.0, "parcours.reminders.dispatch": 30.0,
-                            "parcours.work_items.sweep": 60.0}
+                            "parcours.work_items.sweep": 60.0, "parcours.broker.prune": 3600.0}
+        assert "parcours.broker.prune" in names
+    finally:
+        celery.close()
+
+
+def test_redis_needs_no_broker_pruning(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    celery = bind_celery(app, monkeypatch, "redis://127.0.0.1:6379/5")
+    try:
+        tasks = {entry["task"] for entry in celery.conf.beat_schedule.values()}
+        assert "parcours.broker.prune" not in tasks
     finally:
         celery.close()
