@@ -18,6 +18,7 @@ def _health() -> tuple[dict[str, str], int]:
 
 
 def register_blueprints(app: Flask) -> None:
+    from webapp.account import bp as account_bp
     from webapp.api import bp as api_bp
     from webapp.auth.views import bp as auth_bp
     from webapp.coordination import bp as coordination_bp
@@ -28,7 +29,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.add_url_rule("/", "home", _home)
     app.add_url_rule("/healthz", "health", _health)
-    for blueprint in (auth_bp, inbox_bp, patients_bp, coordination_bp, patient_link_bp):
+    for blueprint in (auth_bp, account_bp, inbox_bp, patients_bp, coordination_bp, patient_link_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # token-authenticated JSON: no cookie session, so no CSRF to fear
     app.register_blueprint(api_bp)
