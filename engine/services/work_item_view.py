@@ -64,6 +64,7 @@ class WorkItemForm:
     work_item_id: int
     kind: str
     form_schema: dict[str, Any] | None
+    is_open: bool
 
 
 def _load(work_item_id: int, actor: Actor, *, action: str, clock: Clock) -> tuple[WorkItem, PathwayInstance]:
@@ -124,7 +125,7 @@ def open_work_item(work_item_id: int, *, actor: Actor, clock: Clock) -> WorkItem
 def work_item_form(work_item_id: int, *, actor: Actor, clock: Clock) -> WorkItemForm:
     """The schema a submitted form is parsed against (access-checked; no audit: the completion audits)."""
     item, instance = _load(work_item_id, actor, action="work_item.completed", clock=clock)
-    return WorkItemForm(item.id, item.kind, _schema(item, instance))
+    return WorkItemForm(item.id, item.kind, _schema(item, instance), item.is_open)
 
 
 def describe_work_items(ids: tuple[int, ...] | list[int]) -> list[tuple[str, str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy import func, select
+from werkzeug.security import generate_password_hash
 
 from engine.db import db
 from engine.models import AuditEvent, PathwayInstance, WorkItem, WorkItemKind
@@ -15,6 +16,8 @@ from engine.services.people import add_care_team_member, create_professional
 from engine.types import Actor
 from tests.conftest import REPO
 from tests.factories import actor, make_team
+from tests.pathways.test_rrac_epaule import _enrol as rrac_enrol
+from tests.pathways.test_rrac_epaule import _to_j1_call as rrac_to_j1_call
 from tests.webapp.conftest import WebUser
 from tests.webapp.html_form import field_errors, read_form
 
@@ -117,6 +120,9 @@ def test_completing_with_pain_8_opens_the_urgent_surgeon_item_in_his_inbox(app, 
     assert "Tâche terminée. Ouvert ensuite : Évaluation chirurgicale urgente (Chirurgien)." in inbox
     done = _reload(item)
     assert done.status == "completed" and done.data["douleur_nrs"] == 8 and done.data["fievre"] is False
+    answers = nurse.client.get(_page(item)).get_data(as_text=True)
+    assert "Réponses enregistrées" in answers and "<dt>Douleur (EN 0-10)</dt><dd>8</dd>" in answers
+    assert "<dt>Fièvre</dt><dd>non</dd>" in answers and "Valider et terminer" not in answers
     urgent, = list_inbox(actor(team["chirurgien"]), clock=clock)
     assert (urgent.element_id, urgent.priority) == ("Task_EvaluationUrgente", "urgent")
     surgeon = browser_for("chirurgien")
@@ -171,6 +177,9 @@ def test_stale_form_says_it_was_completed_meanwhile_and_keeps_what_was_typed(app
     assert "Valider et terminer" not in html  # nothing left to submit
     assert _lock_version(item) == before + 1  # the instance advanced once
     assert _reload(item).data["douleur_nrs"] == 3
+    form_a["douleur_nrs"] = "six"  # a typo in a stale form: the stale notice comes first
+    typo = a.client.post(f"{_page(item)}/complete", data=form_a)
+    assert typo.status_code == 409 and read_form(typo.get_data(as_text=True))["douleur_nrs"] == "six"
     completed = db.session.scalar(select(func.count()).where(AuditEvent.action == "work_item.completed"))
     assert completed == 1
 
@@ -249,3 +258,24 @@ def test_coordinator_closes_an_escalation_with_a_note(app, clock, browser_for):
     closed = _reload(escalation)
     assert closed.status == "completed" and closed.data == {"note": "Infirmière jointe, appel fait à 15 h"}
     assert _reload(item).status == "open"  # the late item itself stays to do
+
+
+def test_nurse_completes_the_shipped_rrac_j1_call_with_pain_8_and_the_surgeon_sees_the_urgent_item(
+        app, clock, browser_for):
+    """The shipped shoulder-RRAC pathway, walked to J+1 on the injected clock, then completed in the browser."""
+    w = rrac_enrol(clock)
+    rrac_to_j1_call(w)
+    for role in ("infirmier", "chirurgien"):
+        w.team[role].password_hash = generate_password_hash("demo")
+    db.session.commit()
+    call = w.item("infirmier", "Task_AppelJ1")
+    nurse = browser_for("infirmier")
+    form = read_form(nurse.client.get(_page(call)).get_data(as_text=True), f"{_page(call)}/complete")
+    form["douleur_nrs"] = "8"
+    response = nurse.client.post(f"{_page(call)}/complete", data=form)
+    assert response.status_code == 302
+    assert "Ouvert ensuite : Évaluer en urgence le patient" in nurse.client.get("/inbox/").get_data(as_text=True)
+    urgent = w.item("chirurgien", "Task_AvisChirurgienUrgent")
+    assert urgent.priority == "urgent"
+    page = browser_for("chirurgien").client.get(_page(urgent))
+    assert page.status_code == 200 and "urgente" in page.get_data(as_text=True)

@@ -15,6 +15,7 @@ from flask_login import login_required
 
 from engine.db import db
 from engine.errors import ConcurrencyConflict, InvalidInput, InvalidTransition
+from engine.models import WorkItemKind
 from engine.services.inbox import claim_work_item, comment_work_item, complete_work_item, release_work_item
 from engine.services.work_item_view import WorkItemPage, describe_work_items, open_work_item, work_item_form
 from webapp.auth.users import current_actor
@@ -126,7 +127,9 @@ def complete(work_item_id: int) -> Response | tuple[str, int]:
     form = work_item_form(work_item_id, actor=actor, clock=clock())
     expected = _expected_lock_version()
     typed = submitted_values(form.form_schema, request.form)
-    if form.kind != "task":
+    if not form.is_open:  # completed meanwhile: say so first, whatever was typed
+        return _stale(work_item_id, InvalidTransition(f"work item {work_item_id} is closed"), typed)
+    if form.kind != WorkItemKind.TASK.value:
         note = request.form.get("note", "").strip()
         data: dict[str, Any] = {"note": note} if note else {}
     else:
