@@ -3,3 +3,5 @@
 from flask import Blueprint
 
 bp = Blueprint("patient_link", __name__, url_prefix="/p")
+
+from webapp.patient_link import views  # noqa: E402,F401  (routes)

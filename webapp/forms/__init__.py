@@ -1,0 +1,1 @@
+"""Forms the web app renders: JSON Schema work-item forms."""
