@@ -28,10 +28,19 @@ class Screenshots:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.count = 0
 
-    def take(self, page: Page, step: str) -> Path:
+    def _next(self, step: str) -> Path:
         self.count += 1
-        path = self.directory / f"{self.count:02d}-{re.sub(r'[^A-Za-z0-9_-]+', '-', step)}.png"
+        return self.directory / f"{self.count:02d}-{re.sub(r'[^A-Za-z0-9_-]+', '-', step)}.png"
+
+    def take(self, page: Page, step: str) -> Path:
+        path = self._next(step)
         page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def take_element(self, element: Locator, step: str) -> Path:
+        """Only ``element`` (the diagram), at full size: a full page shrinks it to a thumbnail."""
+        path = self._next(step)
+        element.screenshot(path=str(path))
         return path
 
 
