@@ -34,11 +34,13 @@ def j1_call_opens(now: datetime) -> datetime:
     return datetime.combine(now.astimezone(PARIS).date(), time(10, 0), PARIS)
 
 
-def patient_operated_yesterday(family: str = "Lefèvre", given: str = "Anne") -> OperatedYesterday:
+def patient_operated_yesterday(family: str = "Lefèvre", given: str = "Anne", *,
+                               now: datetime | None = None) -> OperatedYesterday:
     """A new patient (every demo professional in the care team) operated yesterday, enrolled three weeks ago
-    and replayed to now, every step done but the J+1 call, which is left open. Before 10:00 the replay runs
-    to 10:01 today, so that the call is open whatever the time of the test run (call within an app context)."""
-    now = SystemClock().now()
+    and replayed to ``now`` (default: the system clock's), every step done but the J+1 call, which is left
+    open. Before 10:00 the replay runs to 10:01 today, so that the call is open whatever the time of the test
+    run (call within an app context)."""
+    now = now or SystemClock().now()
     until = max(now, j1_call_opens(now) + timedelta(minutes=1))
     identifier = f"BRW-{secrets.token_hex(3).upper()}"
     spec = DemoPatient(identifier, family, given, "rrac_epaule", "date_chirurgie", -1, 21, 0,
