@@ -39,7 +39,8 @@ class HttpSession:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
         self.cookies = http.cookiejar.CookieJar()
-        self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirect)
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),  # local: never via a proxy
+                                                   urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirect)
 
     def _open(self, request: urllib.request.Request) -> Page:
         try:

@@ -20,10 +20,11 @@ _FALSE = ("false", "non", "0", "False", "no", "")
 
 
 class Screenshots:
-    """Numbered full-page screenshots of one test: test-artifacts/browser/<test>/NN-<step>.png."""
+    """Numbered full-page screenshots of one test: test-artifacts/browser/<module>/<test[backend]>/NN-<step>.png."""
 
     def __init__(self, test_name: str) -> None:
-        self.directory = ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name).strip("_")
+        parts = [re.sub(r"[^A-Za-z0-9_.\[\]-]+", "_", part).strip("_") for part in test_name.split("::")]
+        self.directory = ARTIFACTS.joinpath(*[part.removesuffix(".py") for part in parts if part])
         shutil.rmtree(self.directory, ignore_errors=True)  # only this run's steps
         self.directory.mkdir(parents=True, exist_ok=True)
         self.count = 0
