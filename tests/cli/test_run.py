@@ -1,6 +1,7 @@
 """`parcours run`, the README's run command, as a subprocess on the embedded default (SQLite + embedded broker):
-it loads the demo, starts worker and beat, prints the logins, and Ctrl-C (SIGINT) or SIGTERM stops every child
-with exit code 0 and no orphan process."""
+it loads the demo, starts the web server, worker and beat, prints the logins and the URL (a demo login works
+over real HTTP), and Ctrl-C (SIGINT) or SIGTERM stops every child with exit code 0 and no orphan process;
+a port already taken is one readable line and exit 1."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -15,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import PARCOURS, ROLE_LOGINS, Cli, assert_ok
+from tests.cli.helpers import PARCOURS, ROLE_LOGINS, Cli, assert_ok, assert_readable_failure
+from tests.live_http import HttpSession, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -28,10 +31,13 @@ class Running:
     """`parcours run` in the background; its output read line by line."""
 
     def __init__(self, cli: Cli, *args: str) -> None:
-        env = {k: v for k, v in cli.env.items() if k not in ("CELERY_BROKER_URL", "REDIS_URL")}
+        env = {k: v for k, v in cli.env.items() if k not in ("CELERY_BROKER_URL", "REDIS_URL", "WEB_CONCURRENCY")}
+        self.port = free_port()  # never 5000: another `parcours run` may be up on this machine
+        env["PARCOURS_WEB_PORT"] = str(self.port)
         self.process = subprocess.Popen(  # noqa: S603 - our own console script
             [PARCOURS, "run", *args], cwd=cli.workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True)
+        self.log_dir = cli.workdir / "logs"
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -103,7 +109,7 @@ def _processes_in_groups(groups: set[int]) -> list[str]:
 
 def _assert_stops_cleanly(running: Running, signum: int) -> None:
     pids = running.child_pids()
-    assert set(pids) == {"worker", "beat"}, running.output
+    assert set(pids) == {"worker", "beat", "web"}, running.output
     assert not [name for name, pid in pids.items() if not _processes_in_groups({pid})], \
         f"a child was not running before the signal\n{running.output}"
     running.process.send_signal(signum)
@@ -116,6 +122,20 @@ def _assert_stops_cleanly(running: Running, signum: int) -> None:
     assert not left, f"orphans after parcours run stopped: {left}\n{running.output}"
 
 
+def _assert_a_demo_login_works(url: str, running: Running) -> None:
+    """The printed URL serves the login page; the nurse signs in with the form's CSRF token and sees her inbox."""
+    browser = HttpSession(url)
+    assert browser.get("/auth/login").status == 200, running.output
+    refused = browser.login("infirmier", "wrong")
+    assert refused.status == 401 and "Identifiant ou mot de passe incorrect" in refused.text
+    signed_in = browser.login("infirmier")
+    assert signed_in.status == 302, f"{signed_in.status} {signed_in.text[:500]}"
+    inbox = browser.get("/inbox/")
+    assert inbox.status == 200 and "Mes tâches" in inbox.text, inbox.text[:500]
+    web_log = (running.log_dir / "web.log").read_text(encoding="utf-8")
+    assert '"POST /auth/login HTTP/1.1" 302' in web_log, web_log[-2000:]
+
+
 def test_run_loads_the_demo_prints_logins_and_stops_every_child_on_ctrl_c(cli: Cli) -> None:
     running = Running(cli)
     try:
@@ -125,7 +145,9 @@ def test_run_loads_the_demo_prints_logins_and_stops_every_child_on_ctrl_c(cli: C
         for login in ROLE_LOGINS:
             assert re.search(rf"^\s+{login}\s+\d+$", output, re.MULTILINE), f"{login} not listed\n{output}"
         assert "Jobs broker: embedded" in output and "celery-broker.sqlite3" in output
-        assert "Web:" in output
+        url = f"http://127.0.0.1:{running.port}"
+        assert re.search(rf"^Web: {re.escape(url)}\b", output, re.MULTILINE), output
+        _assert_a_demo_login_works(url, running)
         assert (cli.workdir / "celery-broker.sqlite3").is_file()
         worker_log = (cli.workdir / "logs" / "worker.log").read_text(encoding="utf-8")
         assert "parcours.timers.sweep" in worker_log
@@ -162,3 +184,13 @@ def test_run_leaves_no_orphan_when_it_is_killed_with_sigkill(init_cli: Cli) -> N
         assert not left, f"orphans after parcours run was killed: {left}\n{running.output}"
     finally:
         running.kill()
+
+
+def test_run_says_so_and_exits_1_when_the_web_port_is_taken(init_cli: Cli) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = init_cli.run("run", "--no-demo", "--port", str(port), timeout=60)
+    assert_readable_failure(result, f"port {port} on 127.0.0.1 is already in use", "--port")
+    assert "started" not in result.stdout, str(result)

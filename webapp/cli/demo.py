@@ -68,7 +68,8 @@ PATIENTS = [
 ]
 
 
-def _professionals(now: datetime) -> dict[str, Professional]:
+def demo_professionals(now: datetime) -> dict[str, Professional]:
+    """One professional per role (login = role code, password `demo`), created unless there (commits)."""
     pros: dict[str, Professional] = {}
     for code, label_fr, _label_en, _snomed in ROLE_CATALOGUE:
         if code == "patient":
@@ -89,8 +90,9 @@ def _actor_for_item(item: WorkItem) -> Actor:
     return actor_for(pro) if pro is not None else DEMO
 
 
-def _enrol_and_replay(spec: DemoPatient, pros: dict[str, Professional], now: datetime) -> int:
-    """Enrol the patient as of ``enrolled_days_ago`` and play the pathway forward to ``now``."""
+def enrol_and_replay(spec: DemoPatient, pros: dict[str, Professional], now: datetime) -> int:
+    """Create the patient with every professional in the care team, enrol them as of ``enrolled_days_ago``
+    and play the pathway forward to ``now`` (commits); returns the instance id. The browser tests use it too."""
     today = now.astimezone(PARIS).date()
     enrolled = datetime.combine(today - timedelta(days=spec.enrolled_days_ago), time(9, 0), PARIS)
     replay = ManualClock(min(enrolled, now))
@@ -129,11 +131,11 @@ def load_demo() -> None:
         click.echo(f"pathway {result.version.key} v{result.version.version}"
                    f"{'' if result.created else ' (already deployed)'}")
     db.session.commit()
-    pros = _professionals(now)
+    pros = demo_professionals(now)
     for spec in PATIENTS:
         if db.session.scalar(select(Patient).where(Patient.identifier == spec.identifier)) is not None:
             continue
-        instance_id = _enrol_and_replay(spec, pros, now)
+        instance_id = enrol_and_replay(spec, pros, now)
         click.echo(f"patient {spec.identifier} {spec.given} {spec.family} — {spec.pathway}, {spec.story} "
                    f"(instance {instance_id})")
     report = fire_due_timers(clock=the_clock)

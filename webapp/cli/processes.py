@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +96,21 @@ class Supervisor:
             time.sleep(0.2)
         return False
 
+    def wait_for_url(self, child: Child, url: str, timeout: float) -> bool:
+        """True once ``url`` answers 200 (the web server is up); False if the child died, a stop was asked, or
+        time ran out."""
+        deadline = time.monotonic() + timeout
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # a local server: never via a proxy
+        while time.monotonic() < deadline and self.stop_requested is None and child.alive():
+            try:
+                with direct.open(url, timeout=2) as response:
+                    if response.status == 200:
+                        return True
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.2)
+        return False
+
     def watch(self) -> Child | None:
         """Block until a stop signal (returns None) or a child's death (returns that child)."""
         while self.stop_requested is None:
@@ -120,3 +139,21 @@ class Supervisor:
             # The worker's pool processes share its group: make sure none outlives it.
             child.signal_group(signal.SIGKILL)
             child.close_log()
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why a server could not listen on ``host:port`` (already in use, address not available), or None."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        return f"cannot listen on {host}:{port}: unknown host ({exc.strerror})"
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does: TIME_WAIT is no conflict
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"port {port} on {host} is already in use (another server is listening there)"
+            return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    return None
