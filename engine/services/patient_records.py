@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, or_, select
 
@@ -41,7 +42,7 @@ class PatientSummary:
 @dataclass(frozen=True)
 class InstanceSummary:
     instance: PathwayInstance
-    anchors: dict[str, str]  # anchor name -> ISO value as enrolled
+    anchors: dict[str, date | datetime | str]  # anchor name -> the date (or date-time) enrolled with
 
     @property
     def running(self) -> bool:
@@ -150,13 +151,26 @@ def get_patient(actor: Actor, patient_id: int, *, action: str, clock: Clock) -> 
     return patient
 
 
+def _as_date(value: object, zone: ZoneInfo) -> date | datetime | str:
+    """An anchor as stored (ISO text) as a date or an aware date-time (the patient's zone if none); else text."""
+    text = str(value)
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
 def patient_instances(patient_id: int) -> list[InstanceSummary]:
     """Running pathways first (newest first), then ended ones."""
     instances = db.session.scalars(select(PathwayInstance).where(PathwayInstance.patient_id == patient_id)
                                    .order_by(PathwayInstance.started_at.desc(), PathwayInstance.id.desc()))
     out = []
+    zone = patient_zone(patient_id)
     for instance in instances:
-        anchors = {k: str(v) for k, v in (instance.context or {}).items()
+        anchors = {k: _as_date(v, zone) for k, v in (instance.context or {}).items()
                    if k in (instance.version.anchors or []) or k.startswith("date_")}
         out.append(InstanceSummary(instance, anchors))
     return sorted(out, key=lambda s: not s.running)

@@ -43,7 +43,7 @@ def test_record_shows_identity_team_and_pathways_when_in_the_care_team(app, cloc
     assert response.status_code == 200
     assert "Identité" in html and "Équipe de soins" in html
     assert "Dr chirurgien" in html and "Chirurgien" in html
-    assert f'data-instance="{instance_id}"' in html and "date_chirurgie : 2026-11-16" in html
+    assert f'data-instance="{instance_id}"' in html and "Date de la chirurgie : lun. 16 nov. 2026" in html
     assert audit_actions(patient.id, actor_label="infirmier")[-2:] == ["patient.viewed", "patient.timeline_viewed"]
 
 
