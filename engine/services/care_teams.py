@@ -20,6 +20,13 @@ from engine.models.work_item import OPEN_STATUSES
 from engine.services import access, audit
 from engine.types import Actor
 
+# Field errors of add_member (``InvalidInput.errors`` values): fixed sentences, so the web app can translate them.
+UNKNOWN_PROFESSIONAL = "unknown or inactive professional"
+UNKNOWN_ROLE = "unknown role"
+ROLE_NOT_HELD = "the professional does not hold this role"
+EMPTY_PERIOD = "the end must be after the start"
+ALREADY_MEMBER = "already in the care team for this role over this period"
+
 
 @dataclass(frozen=True)
 class CareTeamEntry:
@@ -92,15 +99,15 @@ def add_member(patient_id: int, professional_id: int | None, role_code: str, *, 
     errors: dict[str, str] = {}
     pro = db.session.get(Professional, professional_id) if professional_id else None
     if pro is None or not pro.active:
-        errors["professional"] = "professionnel inconnu ou inactif"
+        errors["professional"] = UNKNOWN_PROFESSIONAL
     if role_code not in role_labels() or role_code == "patient":
-        errors["role"] = "rôle inconnu"
+        errors["role"] = UNKNOWN_ROLE
     elif pro is not None and role_code not in pro.role_codes:
-        errors["role"] = f"{pro.full_name} n'a pas le rôle « {role_labels()[role_code]} »"
+        errors["role"] = ROLE_NOT_HELD
     if end is not None and end <= start:
-        errors["end"] = "la fin doit être après le début"
+        errors["end"] = EMPTY_PERIOD
     if not errors and pro is not None and _overlaps(patient_id, pro.id, role_code, start, end):
-        errors["professional"] = "déjà membre de l'équipe pour ce rôle sur cette période"
+        errors["professional"] = ALREADY_MEMBER
     if errors:
         raise InvalidInput("the care team member was not added: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
                            errors)

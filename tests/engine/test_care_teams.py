@@ -49,7 +49,7 @@ def test_add_refuses_an_overlapping_membership_but_allows_a_later_one(app, clock
     now = clock.now()
     add_member(patient.id, kine.id, "kinesitherapeute", start=now, end=now + timedelta(days=10), actor=Actor.cli(),
                clock=clock)
-    with pytest.raises(InvalidInput, match="déjà membre"):
+    with pytest.raises(InvalidInput, match="already in the care team"):
         add_member(patient.id, kine.id, "kinesitherapeute", start=now + timedelta(days=5), actor=Actor.cli(),
                    clock=clock)
     add_member(patient.id, kine.id, "kinesitherapeute", start=now + timedelta(days=10), actor=Actor.cli(),

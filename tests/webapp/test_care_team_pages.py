@@ -43,7 +43,7 @@ def test_adding_is_refused_next_to_the_field_when_the_professional_does_not_hold
                     start="2026-11-16")
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert 'id="err-role"' in html and "n&#39;a pas le rôle" in html
+    assert 'id="err-role"' in html and "n&#39;a pas ce rôle" in html
     assert db.session.scalar(select(CareTeamMember).where(CareTeamMember.professional_id == kine.id)) is None
 
 
@@ -68,7 +68,7 @@ def test_adding_the_same_active_membership_twice_is_refused(app, clock, browser_
     response = _add(browser_for("coordinateur"), patient, professional_id=str(team["chirurgien"].id),
                     role="chirurgien", start="2026-11-20")
     assert response.status_code == 422
-    assert "déjà membre" in response.get_data(as_text=True)
+    assert "Déjà membre" in response.get_data(as_text=True)
     assert db.session.scalar(select(db.func.count(CareTeamMember.id)).where(
         CareTeamMember.professional_id == team["chirurgien"].id)) == 1
 

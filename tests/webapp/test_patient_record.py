@@ -156,4 +156,4 @@ def test_enrol_twice_on_the_same_pathway_is_refused_with_409(app, clock, browser
     response = browser_for("infirmier").post_form(f"/patients/{patient.id}", f"/patients/{patient.id}/enrol",
                                                   {"pathway": "appel_douleur", "date_chirurgie": "2026-11-20"})
     assert response.status_code == 409
-    assert "already on pathway" in response.get_data(as_text=True)
+    assert "suit déjà ce parcours" in response.get_data(as_text=True)

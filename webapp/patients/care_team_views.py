@@ -8,12 +8,24 @@ from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from engine.errors import InvalidInput
+from engine.services import care_teams
 from engine.services.care_teams import add_member, end_member
 from engine.services.patient_records import get_patient
 from webapp.auth.users import current_actor
 from webapp.patients import bp
 from webapp.patients.forms import parse_period, render_record
 from webapp.web import clock
+
+
+def _translated(message: str) -> str:
+    """The care team service's field errors, in the interface language."""
+    return {
+        care_teams.UNKNOWN_PROFESSIONAL: _("Professionnel inconnu ou inactif."),
+        care_teams.UNKNOWN_ROLE: _("Rôle inconnu."),
+        care_teams.ROLE_NOT_HELD: _("Ce professionnel n'a pas ce rôle."),
+        care_teams.EMPTY_PERIOD: _("La fin doit être après le début."),
+        care_teams.ALREADY_MEMBER: _("Déjà membre de l'équipe pour ce rôle sur cette période."),
+    }.get(message, message)
 
 
 @bp.route("/<int:patient_id>/care-team", methods=["POST"])
@@ -34,7 +46,8 @@ def add_care_team_member(patient_id: int) -> Response | tuple[str, int]:
             add_member(patient_id, professional_id, form["role"].strip(), start=start, end=end, actor=actor,
                        clock=clock())
         except InvalidInput as exc:
-            errors = exc.errors or {"professional": str(exc)}
+            errors = {field: _translated(message) for field, message in (exc.errors or {"professional": str(exc)}
+                                                                          ).items()}
     if errors:
         return render_record(patient_id, status=422, team_errors=errors, team_values=dict(form))
     flash(_("Membre ajouté à l'équipe de soins."), "success")

@@ -46,8 +46,9 @@ def enrol(patient_id: int) -> Response | tuple[str, int]:
         try:
             outcome = enrol_patient(patient_id, key, context=context, actor=actor, clock=clock())
         except (InvalidInput, InvalidTransition) as exc:
-            errors["pathway"] = str(exc)
-            status = 409 if isinstance(exc, InvalidTransition) else 422
+            conflict = isinstance(exc, InvalidTransition)  # already on this pathway (running, suspended or in error)
+            errors["pathway"] = _("Le patient suit déjà ce parcours.") if conflict else str(exc)
+            status = 409 if conflict else 422
             return render_record(patient_id, status=status, enrol_key=key, enrol_errors=errors,
                                  enrol_values=dict(request.form))
         if outcome.error_message:
