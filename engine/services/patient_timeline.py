@@ -183,11 +183,13 @@ def patient_timeline(actor: Actor, patient_id: int, *, clock: Clock, instance_id
         query = select(model).where(model.patient_id == patient.id)
         return query.where(model.instance_id == instance_id) if instance_id is not None else query
 
-    items = list(db.session.scalars(scoped(WorkItem)))
-    timers = list(db.session.scalars(select(DueTimer).where(DueTimer.instance_id.in_(ids)))) if ids else []
-    reminders = list(db.session.scalars(scoped(Reminder)))
+    items = list(db.session.scalars(scoped(WorkItem).order_by(WorkItem.id)))
+    timers = list(db.session.scalars(select(DueTimer).where(DueTimer.instance_id.in_(ids)).order_by(DueTimer.id))
+                  ) if ids else []
+    reminders = list(db.session.scalars(scoped(Reminder).order_by(Reminder.id)))
     events = list(db.session.scalars(scoped(AuditEvent).where(
-        AuditEvent.action.in_(INSTANCE_ACTIONS + MESSAGE_ACTIONS), AuditEvent.outcome != "denied")))
+        AuditEvent.action.in_(INSTANCE_ACTIONS + MESSAGE_ACTIONS), AuditEvent.outcome != "denied")
+        .order_by(AuditEvent.id)))
     people = {i.assignee_id for i in items if i.assignee_id} | {i.completed_by_id for i in items if i.completed_by_id}
     by_id = {i.id: i for i in items}
     comment_authors = set(db.session.scalars(select(WorkItemComment.author_id).where(

@@ -98,3 +98,24 @@ def test_instance_page_shows_only_that_instance_timeline(app, clock, browser_for
     assert ("work_item", "completed") in _sections(html)[0]
     assert browser_for("infirmier").client.get(f"/patients/{patient.id}/instances/{instance_id + 99}"
                                                ).status_code == 404
+
+
+def test_a_message_received_appears_with_the_work_it_opened(app, clock, browser_for):
+    from engine.services.instances import enrol_patient
+    from engine.services.messages import deliver_message
+    from engine.types import Actor
+    from tests.factories import deploy_test_bpmn
+
+    patient, _team, _outsider = team_and_outsider(clock)
+    deploy_test_bpmn("message_result", clock)
+    enrol_patient(patient.id, "message_result", actor=Actor.cli(), clock=clock)
+    db.session.commit()
+    clock.advance(timedelta(hours=2))
+    deliver_message(patient.id, "resultat_inr", {"inr": 2.5}, actor=Actor.system("laboratoire"), clock=clock)
+    db.session.commit()
+    html = browser_for("infirmier").client.get(f"/patients/{patient.id}/timeline").get_data(as_text=True)
+    past, _planned = _sections(html)
+    assert past[0] == ("instance", "enrolled")
+    assert ("message", "caught") in past and ("message", "delivered") in past
+    assert past.index(("message", "caught")) < past.index(("work_item", "opened"))
+    assert "laboratoire" in html
