@@ -3,3 +3,5 @@
 from flask import Blueprint
 
 bp = Blueprint("coordination", __name__, url_prefix="/coordination")
+
+from webapp.coordination import views  # noqa: E402,F401  (routes)

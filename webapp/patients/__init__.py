@@ -4,5 +4,10 @@ from flask import Blueprint
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
-# Placeholder route until the patient record is built; the endpoint name is the contract other pages link to.
-from webapp.patients import views  # noqa: E402,F401  (routes)
+from webapp.patients import (  # noqa: E402,F401  (routes)
+    access_log_views,
+    care_team_views,
+    enrolment_views,
+    instance_views,
+    views,
+)
