@@ -6,15 +6,25 @@ that commits. Error handlers (webapp/errors.py) roll back first and may commit a
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, g
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.db import db
 
+KEEP_REREAD = "parcours_keep_reread"
+
+
+def refuse_change() -> None:
+    """A view refused the user's change and shows the page again (a 4xx with messages next to the fields):
+    drop everything the change wrote, now, and keep what the view does next — its access-checked, audited
+    read of the page — which the end of the request then commits despite the 4xx status."""
+    db.session.rollback()
+    g.setdefault(KEEP_REREAD, True)
+
 
 def _finish(response: Response) -> Response:
-    if response.status_code >= 400:
+    if response.status_code >= 400 and not g.get(KEEP_REREAD):
         db.session.rollback()
         return response
     try:

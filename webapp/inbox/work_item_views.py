@@ -13,7 +13,6 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from engine.db import db
 from engine.errors import ConcurrencyConflict, InvalidInput, InvalidTransition
 from engine.models import WorkItemKind
 from engine.services.inbox import claim_work_item, comment_work_item, complete_work_item, release_work_item
@@ -28,6 +27,7 @@ from webapp.forms.schema_form import (
     submitted_values,
 )
 from webapp.inbox import bp
+from webapp.transaction import refuse_change
 from webapp.web import clock, viewer_zone
 
 
@@ -44,11 +44,10 @@ def _render(page: WorkItemPage, *, status: int = 200, values: dict[str, str] | N
 
 
 def _refused(work_item_id: int, status: int, **kwargs: Any) -> tuple[str, int]:
-    """Re-render the page after a refused action: nothing of the action is kept (rollback), but this read
-    of the page is audited and committed now (the request wrapper rolls back every answer >= 400)."""
-    db.session.rollback()
+    """Re-render the page after a refused action: nothing of the action is kept; this read of the page
+    is audited and committed by the request wrapper (see ``refuse_change``)."""
+    refuse_change()
     page = open_work_item(work_item_id, actor=current_actor(), clock=clock())
-    db.session.commit()
     return _render(page, status=status, **kwargs)
 
 
@@ -149,9 +148,8 @@ def complete(work_item_id: int) -> Response | tuple[str, int]:
 
 
 def _stale(work_item_id: int, exc: InvalidTransition, typed: dict[str, str]) -> tuple[str, int]:
-    db.session.rollback()
+    refuse_change()
     page = open_work_item(work_item_id, actor=current_actor(), clock=clock())
-    db.session.commit()  # the audited read of the page (see _refused)
     if not page.item.is_open:
         by = page.completed_by_name or _("quelqu'un d'autre")
         if page.item.status == "completed":

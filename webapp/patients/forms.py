@@ -12,6 +12,7 @@ from engine.services.care_teams import candidate_professionals, role_labels
 from engine.services.patient_records import get_patient_record
 from engine.services.patient_timeline import patient_timeline
 from webapp.auth.users import current_actor
+from webapp.transaction import refuse_change
 from webapp.web import clock, viewer_zone
 
 
@@ -49,7 +50,10 @@ def parse_period(start_raw: str, end_raw: str) -> tuple[datetime | None, datetim
 
 # Field errors from the engine services are in French already (care_teams); keys map to the form's fields.
 def render_record(patient_id: int, *, status: int = 200, **forms: Any) -> tuple[str, int]:
-    """The patient record page; ``forms``: errors / values of a form that was refused (team, enrol, prefs)."""
+    """The patient record page; ``forms``: errors / values of a form that was refused (team, enrol, prefs).
+    A refusal (status >= 400) drops what the refused change wrote and keeps this audited read of the page."""
+    if status >= 400:
+        refuse_change()
     actor = current_actor()
     record = get_patient_record(actor, patient_id, clock=clock())
     timeline = patient_timeline(actor, patient_id, clock=clock())
