@@ -18,7 +18,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, func, or_, select, union_all
+from sqlalchemy import Select, and_, case, func, or_, select, tuple_, union_all
 
 from engine.clock import Clock
 from engine.db import db
@@ -177,32 +177,53 @@ def window_bounds(now: datetime, zone: ZoneInfo) -> dict[str, tuple[datetime | N
     return {"all": (None, None), "overdue": (None, now), "today": (today, tomorrow), "week": (week_start, week_end)}
 
 
-def _in_window(bounds: tuple[datetime | None, datetime | None]) -> Any:
+ITEM_COLUMNS = ("id", "title", "patient_id", "instance_id", "role_code", "priority", "due_at", "status", "kind",
+                "assignee_id")
+
+
+def my_open_items(actor: Actor, *, at: datetime) -> Any:
+    """A subquery of my open work items' columns (``ITEM_COLUMNS``), scoped like ``my_open_item_ids``.
+
+    The rows come straight from the two index scans (no second lookup by id); the queue side is a semi-join
+    on my care-team memberships, so a membership recorded twice cannot list an item twice.
+    """
+    columns = [getattr(WorkItem, name) for name in ITEM_COLUMNS]
+    mine = select(*columns).where(WorkItem.assignee_id == actor.professional_id, WorkItem.status.in_(OPEN_STATUSES))
+    memberships = select(CareTeamMember.patient_id, CareTeamMember.role_code).where(
+        CareTeamMember.professional_id == actor.professional_id,
+        CareTeamMember.period_start <= at,
+        or_(CareTeamMember.period_end.is_(None), CareTeamMember.period_end > at))
+    queue = select(*columns).where(WorkItem.assignee_id.is_(None), WorkItem.status == WorkItemStatus.OPEN.value,
+                                   tuple_(WorkItem.patient_id, WorkItem.role_code).in_(memberships))
+    return union_all(mine, queue).subquery("my_items")
+
+
+def _in_window(due: Any, bounds: tuple[datetime | None, datetime | None]) -> Any:
     start, end = bounds
     if start is None and end is None:
         return None
-    conditions = [WorkItem.due_at.is_not(None)]
+    conditions = [due.is_not(None)]
     if start is not None:
-        conditions.append(WorkItem.due_at >= start)
+        conditions.append(due >= start)
     if end is not None:
-        conditions.append(WorkItem.due_at < end)
+        conditions.append(due < end)
     return and_(*conditions)
 
 
-def _joined(columns: list[Any], actor: Actor, now: datetime) -> Select[Any]:
-    return (select(*columns).select_from(WorkItem)
-            .join(Patient, Patient.id == WorkItem.patient_id)
-            .join(PathwayInstance, PathwayInstance.id == WorkItem.instance_id)
-            .join(PathwayVersion, PathwayVersion.id == PathwayInstance.version_id)
-            .where(WorkItem.id.in_(my_open_item_ids(actor, at=now))))
+def _joined(my: Any, columns: list[Any]) -> Select[Any]:
+    return (select(*columns).select_from(my)
+            .join(Patient, Patient.id == my.c.patient_id)
+            .join(PathwayInstance, PathwayInstance.id == my.c.instance_id)
+            .join(PathwayVersion, PathwayVersion.id == PathwayInstance.version_id))
 
 
 def _grouped(actor: Actor, now: datetime, bounds: dict[str, tuple[datetime | None, datetime | None]]
              ) -> list[Any]:
     """Counts per window for each (patient, pathway) of my open items: one grouped query."""
-    sums = [func.sum(case((_in_window(bounds[w]), 1), else_=0)).label(w) for w in WINDOWS if w != "all"]
-    keys = [WorkItem.patient_id, Patient.given_name, Patient.family_name, PathwayVersion.key, PathwayVersion.title]
-    query = _joined([*keys, func.count().label("all"), *sums], actor, now).group_by(*keys)
+    my = my_open_items(actor, at=now)
+    sums = [func.sum(case((_in_window(my.c.due_at, bounds[w]), 1), else_=0)).label(w) for w in WINDOWS if w != "all"]
+    keys = [my.c.patient_id, Patient.given_name, Patient.family_name, PathwayVersion.key, PathwayVersion.title]
+    query = _joined(my, [*keys, func.count().label("all"), *sums]).group_by(*keys)
     return list(db.session.execute(query))
 
 
@@ -225,28 +246,29 @@ def _summarise(groups: list[Any], query: InboxListQuery) -> tuple[dict[str, int]
             sorted((FilterOption(str(k), t, n) for k, (t, n) in patients.items()), key=lambda o: (o.label, o.value)))
 
 
-def _ordering(sort: str) -> list[Any]:
-    due = [WorkItem.due_at.is_(None), WorkItem.due_at]
+def _ordering(my: Any, sort: str) -> list[Any]:
+    due = [my.c.due_at.is_(None), my.c.due_at]
     if sort == "priority":
-        rank = case({p: i for i, p in enumerate(PRIORITY_ORDER)}, value=WorkItem.priority, else_=len(PRIORITY_ORDER))
-        return [rank, *due, WorkItem.id]
-    return [*due, WorkItem.id]
+        rank = case({p: i for i, p in enumerate(PRIORITY_ORDER)}, value=my.c.priority, else_=len(PRIORITY_ORDER))
+        return [rank, *due, my.c.id]
+    return [*due, my.c.id]
 
 
 def _page_rows(actor: Actor, now: datetime, query: InboxListQuery,
                bounds: tuple[datetime | None, datetime | None]) -> list[InboxRow]:
-    columns = [WorkItem.id, WorkItem.title, WorkItem.patient_id, Patient.given_name, Patient.family_name,
-               PathwayVersion.key, PathwayVersion.title.label("pathway_title"), WorkItem.role_code,
-               WorkItem.priority, WorkItem.due_at, WorkItem.status, WorkItem.kind, WorkItem.assignee_id]
-    select_page = _joined(columns, actor, now)
-    window = _in_window(bounds)
+    my = my_open_items(actor, at=now)
+    columns = [my.c.id, my.c.title, my.c.patient_id, Patient.given_name, Patient.family_name, PathwayVersion.key,
+               PathwayVersion.title.label("pathway_title"), my.c.role_code, my.c.priority, my.c.due_at, my.c.status,
+               my.c.kind, my.c.assignee_id]
+    select_page = _joined(my, columns)
+    window = _in_window(my.c.due_at, bounds)
     if window is not None:
         select_page = select_page.where(window)
     if query.pathway_key is not None:
         select_page = select_page.where(PathwayVersion.key == query.pathway_key)
     if query.patient_id is not None:
-        select_page = select_page.where(WorkItem.patient_id == query.patient_id)
-    select_page = (select_page.order_by(*_ordering(query.sort)).limit(query.per_page)
+        select_page = select_page.where(my.c.patient_id == query.patient_id)
+    select_page = (select_page.order_by(*_ordering(my, query.sort)).limit(query.per_page)
                    .offset((query.page - 1) * query.per_page))
     return [InboxRow(r.id, r.title, r.patient_id, f"{r.given_name} {r.family_name}", r.key, r.pathway_title,
                      r.role_code, r.priority, r.due_at, r.status, r.kind, r.assignee_id == actor.professional_id,

@@ -12,6 +12,7 @@ from engine.errors import InvalidInput, NotPermitted
 from engine.models import AuditEvent
 from engine.services.inbox import list_inbox
 from engine.services.inbox_listing import InboxListQuery, list_inbox_page, parse_filter_params
+from engine.services.people import add_care_team_member
 from engine.types import Actor
 from tests.factories import actor
 from tests.inbox_data import PARIS, build_known_inbox, paris
@@ -124,3 +125,12 @@ def test_overdue_flag_follows_the_clock(app, clock):
     clock.advance(timedelta(hours=9))  # 17:00: the nurse's bilan (16:00) is late now
     rows = {r.title: r for r in _page(known, clock).rows}
     assert rows["Bilan infirmier"].overdue and not rows["ce_soir"].overdue
+
+
+def test_queue_item_is_listed_once_when_a_membership_is_recorded_twice(app, clock):
+    known = build_known_inbox(clock)
+    add_care_team_member(known.patient, known.nurse, "infirmier", start=clock.now() - timedelta(days=1))
+    db.session.commit()
+    page = _page(known, clock)
+    assert len(page.rows) == len({r.id for r in page.rows}) == 8
+    assert page.counts["all"] == 8
