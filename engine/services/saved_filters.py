@@ -89,14 +89,6 @@ def list_saved_filters(actor: Actor) -> list[SavedFilterView]:
     return sorted(views, key=lambda v: not v.mine)
 
 
-def get_saved_filter(actor: Actor, filter_id: int) -> SavedFilterView:
-    """One filter I may apply (mine, or shared with my site); NotFound otherwise."""
-    for view in list_saved_filters(actor):
-        if view.id == filter_id:
-            return view
-    raise NotFound(f"no saved filter {filter_id}")
-
-
 def delete_saved_filter(actor: Actor, filter_id: int, *, clock: Clock) -> None:
     """Delete one of my saved filters. A colleague's shared filter: NotPermitted; unseen: NotFound.
 

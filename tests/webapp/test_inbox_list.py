@@ -108,6 +108,14 @@ def test_week_and_today_follow_the_clock_in_paris(known, nurse, clock):
     assert _titles(_page(nurse, "?window=week")) == ["lundi_prochain"]
 
 
+def test_windows_follow_the_viewers_own_timezone(known, browser_for):
+    known.nurse.timezone = "America/Martinique"  # UTC-4: Monday 03:00 there; Tuesday 00:00 Paris is Monday
+    db.session.commit()
+    html = _page(browser_for("infirmier"), "?window=today")
+    assert _titles(html) == ["ce_matin", "Bilan infirmier", "ce_soir", "minuit"]
+    assert "Aujourd'hui (4)" in html
+
+
 def test_sort_by_priority_puts_stat_then_asap_then_urgent_then_routine(known, nurse):
     html = _page(nurse, "?sort=priority")
     assert _titles(html)[:5] == ["ce_soir", "lundi_prochain", "sans_echeance", "ce_matin", "minuit"]
