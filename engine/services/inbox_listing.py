@@ -1,0 +1,298 @@
+"""The inbox list page: one page of my open work items, the counts per filter, in one audited read.
+
+"My work items" are those assigned to me plus the unassigned items of the roles I hold in the care teams I
+am in now (the same scope as ``engine.services.inbox.inbox_query``). The listing costs two queries: one
+grouped query (counts per filter, and the pathways and patients to filter on) and one for the page, each
+joined to the patient and pathway version (no query per row).
+
+Filter windows, in the viewer's timezone: ``overdue`` = due before now; ``today`` = due on today's
+calendar day (earlier today included); ``week`` = due in the current calendar week, Monday 00:00 to the next
+Monday 00:00 (earlier this week included); ``all`` = every open item, with or without a due date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, and_, case, func, or_, select, tuple_, union_all
+
+from engine.clock import Clock
+from engine.db import db
+from engine.errors import InvalidInput, NotPermitted
+from engine.models import CareTeamMember, PathwayInstance, PathwayVersion, Patient, WorkItem, WorkItemStatus
+from engine.models.work_item import OPEN_STATUSES
+from engine.services import audit
+from engine.types import Actor
+
+WINDOWS = ("all", "overdue", "today", "week")
+SORTS = ("due", "priority")
+PRIORITY_ORDER = ("stat", "asap", "urgent", "routine")  # most pressing first
+FILTER_KEYS = ("window", "pathway", "patient", "sort")  # what a saved filter may hold
+MAX_PER_PAGE = 200
+
+
+@dataclass(frozen=True)
+class InboxListQuery:
+    """What the professional asked to see: a window, a pathway key, a patient, a sort, a page."""
+
+    window: str = "all"
+    pathway_key: str | None = None
+    patient_id: int | None = None
+    sort: str = "due"
+    page: int = 1
+    per_page: int = 25
+
+    def params(self) -> dict[str, Any]:
+        """The filter as query parameters (defaults left out); what a saved filter stores."""
+        out: dict[str, Any] = {}
+        if self.window != "all":
+            out["window"] = self.window
+        if self.pathway_key:
+            out["pathway"] = self.pathway_key
+        if self.patient_id is not None:
+            out["patient"] = self.patient_id
+        if self.sort != "due":
+            out["sort"] = self.sort
+        return out
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """One line of the inbox: the work item with its patient's name and its pathway's title."""
+
+    id: int
+    title: str
+    patient_id: int
+    patient_name: str
+    pathway_key: str
+    pathway_title: str
+    role_code: str
+    priority: str
+    due_at: datetime | None
+    status: str
+    kind: str
+    assigned_to_me: bool
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class FilterOption:
+    """A pathway or a patient to filter on, with how many of my open items it has."""
+
+    value: str
+    label: str
+    count: int
+
+
+@dataclass
+class InboxPage:
+    """A page of the inbox, the counts per window (under the pathway / patient filter) and the options."""
+
+    query: InboxListQuery
+    rows: list[InboxRow]
+    counts: dict[str, int]
+    pathways: list[FilterOption] = field(default_factory=list)
+    patients: list[FilterOption] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.counts[self.query.window]
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.query.per_page))
+
+
+def parse_filter_params(raw: Mapping[str, Any], *, strict: bool = False) -> tuple[dict[str, Any], dict[str, str]]:
+    """Read the filter keys of ``raw`` (query arguments, saved params): (clean values, rejected values).
+
+    ``strict``: unknown keys are rejected too, and any rejection raises InvalidInput (saving a filter);
+    otherwise bad values are returned as rejected so that the page can say it ignored them.
+    """
+    clean: dict[str, Any] = {}
+    rejected: dict[str, str] = {}
+    if strict:
+        rejected.update({str(k): str(v) for k, v in raw.items() if k not in FILTER_KEYS})
+    for key in FILTER_KEYS:
+        value = raw.get(key)
+        if value is None or value == "":
+            continue
+        text = str(value).strip()
+        if key == "window" and text in WINDOWS:
+            clean["window"] = text
+        elif key == "sort" and text in SORTS:
+            clean["sort"] = text
+        elif key == "pathway" and isinstance(value, str) and 0 < len(text) <= 120:
+            clean["pathway"] = text
+        elif key == "patient" and text.isdigit() and not isinstance(value, bool) and 0 < int(text) < 2**31:
+            clean["patient"] = int(text)
+        else:
+            rejected[key] = text[:120]
+    if strict and rejected:
+        raise InvalidInput("unknown filter parameters: " + ", ".join(f"{k}={v!r}" for k, v in sorted(
+            rejected.items())), {k: "unknown key" if k not in FILTER_KEYS else "invalid value" for k in rejected})
+    return clean, rejected
+
+
+def listing_query(params: Mapping[str, Any], *, page: int = 1, per_page: int = 25) -> InboxListQuery:
+    """An InboxListQuery from clean filter parameters (see ``parse_filter_params``)."""
+    if page < 1:
+        raise InvalidInput("page must be 1 or more", {"page": "must be 1 or more"})
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise InvalidInput(f"per_page must be between 1 and {MAX_PER_PAGE}", {"per_page": "out of range"})
+    return InboxListQuery(window=params.get("window", "all"), pathway_key=params.get("pathway"),
+                          patient_id=params.get("patient"), sort=params.get("sort", "due"), page=page,
+                          per_page=per_page)
+
+
+def my_open_item_ids(actor: Actor, *, at: datetime) -> Any:
+    """The ids of my open work items: assigned to me, or in my roles' queues in my care teams now.
+
+    Two index-driven selects glued by UNION ALL (they never overlap: a queue item has no assignee), so that
+    neither side degrades into a scan of the whole work_item table.
+    """
+    mine = select(WorkItem.id).where(WorkItem.assignee_id == actor.professional_id,
+                                     WorkItem.status.in_(OPEN_STATUSES))
+    queue = select(WorkItem.id).join(CareTeamMember, and_(
+        CareTeamMember.patient_id == WorkItem.patient_id, CareTeamMember.role_code == WorkItem.role_code)).where(
+        CareTeamMember.professional_id == actor.professional_id,
+        CareTeamMember.period_start <= at,
+        or_(CareTeamMember.period_end.is_(None), CareTeamMember.period_end > at),
+        WorkItem.assignee_id.is_(None), WorkItem.status == WorkItemStatus.OPEN.value)
+    return union_all(mine, queue)
+
+
+def window_bounds(now: datetime, zone: ZoneInfo) -> dict[str, tuple[datetime | None, datetime | None]]:
+    """[start, end) of each window around ``now`` in ``zone`` (None = unbounded)."""
+    local = now.astimezone(zone)
+    today = datetime.combine(local.date(), time(0), tzinfo=zone)
+    tomorrow = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=zone)
+    monday = local.date() - timedelta(days=local.weekday())
+    week_start = datetime.combine(monday, time(0), tzinfo=zone)
+    week_end = datetime.combine(monday + timedelta(days=7), time(0), tzinfo=zone)
+    return {"all": (None, None), "overdue": (None, now), "today": (today, tomorrow), "week": (week_start, week_end)}
+
+
+ITEM_COLUMNS = ("id", "title", "patient_id", "instance_id", "role_code", "priority", "due_at", "status", "kind",
+                "assignee_id")
+
+
+def my_open_items(actor: Actor, *, at: datetime) -> Any:
+    """A subquery of my open work items' columns (``ITEM_COLUMNS``), scoped like ``my_open_item_ids``.
+
+    The rows come straight from the two index scans (no second lookup by id); the queue side is a semi-join
+    on my care-team memberships, so a membership recorded twice cannot list an item twice.
+    """
+    columns = [getattr(WorkItem, name) for name in ITEM_COLUMNS]
+    mine = select(*columns).where(WorkItem.assignee_id == actor.professional_id, WorkItem.status.in_(OPEN_STATUSES))
+    memberships = select(CareTeamMember.patient_id, CareTeamMember.role_code).where(
+        CareTeamMember.professional_id == actor.professional_id,
+        CareTeamMember.period_start <= at,
+        or_(CareTeamMember.period_end.is_(None), CareTeamMember.period_end > at))
+    queue = select(*columns).where(WorkItem.assignee_id.is_(None), WorkItem.status == WorkItemStatus.OPEN.value,
+                                   tuple_(WorkItem.patient_id, WorkItem.role_code).in_(memberships))
+    return union_all(mine, queue).subquery("my_items")
+
+
+def _in_window(due: Any, bounds: tuple[datetime | None, datetime | None]) -> Any:
+    start, end = bounds
+    if start is None and end is None:
+        return None
+    conditions = [due.is_not(None)]
+    if start is not None:
+        conditions.append(due >= start)
+    if end is not None:
+        conditions.append(due < end)
+    return and_(*conditions)
+
+
+def _joined(my: Any, columns: list[Any]) -> Select[Any]:
+    return (select(*columns).select_from(my)
+            .join(Patient, Patient.id == my.c.patient_id)
+            .join(PathwayInstance, PathwayInstance.id == my.c.instance_id)
+            .join(PathwayVersion, PathwayVersion.id == PathwayInstance.version_id))
+
+
+def _grouped(actor: Actor, now: datetime, bounds: dict[str, tuple[datetime | None, datetime | None]]
+             ) -> list[Any]:
+    """Counts per window for each (patient, pathway) of my open items: one grouped query."""
+    my = my_open_items(actor, at=now)
+    sums = [func.sum(case((_in_window(my.c.due_at, bounds[w]), 1), else_=0)).label(w) for w in WINDOWS if w != "all"]
+    keys = [my.c.patient_id, Patient.given_name, Patient.family_name, PathwayVersion.key, PathwayVersion.title]
+    query = _joined(my, [*keys, func.count().label("all"), *sums]).group_by(*keys)
+    return list(db.session.execute(query))
+
+
+def _summarise(groups: list[Any], query: InboxListQuery) -> tuple[dict[str, int], list[FilterOption],
+                                                                  list[FilterOption]]:
+    counts = dict.fromkeys(WINDOWS, 0)
+    pathways: dict[str, list[Any]] = {}
+    patients: dict[int, list[Any]] = {}
+    for g in groups:
+        pathways.setdefault(g.key, [g.title, 0])[1] += g.all
+        patients.setdefault(g.patient_id, [f"{g.family_name.upper()} {g.given_name}", 0])[1] += g.all
+        if query.pathway_key is not None and g.key != query.pathway_key:
+            continue
+        if query.patient_id is not None and g.patient_id != query.patient_id:
+            continue
+        for w in WINDOWS:
+            counts[w] += int(getattr(g, w) or 0)
+    return (counts,
+            sorted((FilterOption(k, t, n) for k, (t, n) in pathways.items()), key=lambda o: (o.label, o.value)),
+            sorted((FilterOption(str(k), t, n) for k, (t, n) in patients.items()), key=lambda o: (o.label, o.value)))
+
+
+def _ordering(my: Any, sort: str) -> list[Any]:
+    due = [my.c.due_at.is_(None), my.c.due_at]
+    if sort == "priority":
+        rank = case({p: i for i, p in enumerate(PRIORITY_ORDER)}, value=my.c.priority, else_=len(PRIORITY_ORDER))
+        return [rank, *due, my.c.id]
+    return [*due, my.c.id]
+
+
+def _page_rows(actor: Actor, now: datetime, query: InboxListQuery,
+               bounds: tuple[datetime | None, datetime | None]) -> list[InboxRow]:
+    my = my_open_items(actor, at=now)
+    columns = [my.c.id, my.c.title, my.c.patient_id, Patient.given_name, Patient.family_name, PathwayVersion.key,
+               PathwayVersion.title.label("pathway_title"), my.c.role_code, my.c.priority, my.c.due_at, my.c.status,
+               my.c.kind, my.c.assignee_id]
+    select_page = _joined(my, columns)
+    window = _in_window(my.c.due_at, bounds)
+    if window is not None:
+        select_page = select_page.where(window)
+    if query.pathway_key is not None:
+        select_page = select_page.where(PathwayVersion.key == query.pathway_key)
+    if query.patient_id is not None:
+        select_page = select_page.where(my.c.patient_id == query.patient_id)
+    select_page = (select_page.order_by(*_ordering(my, query.sort)).limit(query.per_page)
+                   .offset((query.page - 1) * query.per_page))
+    return [InboxRow(r.id, r.title, r.patient_id, f"{r.given_name} {r.family_name}", r.key, r.pathway_title,
+                     r.role_code, r.priority, r.due_at, r.status, r.kind, r.assignee_id == actor.professional_id,
+                     r.due_at is not None and r.due_at < now)
+            for r in db.session.execute(select_page)]
+
+
+def list_inbox_page(actor: Actor, query: InboxListQuery, *, clock: Clock, zone: ZoneInfo) -> InboxPage:
+    """One page of the actor's open work items, the counts per window and the filter options.
+
+    A page past the last one shows the last page. Audited as one read ("inbox.listed") naming every patient
+    shown (the rows and the patient filter's options); flushes nothing else.
+    """
+    if not actor.is_professional:
+        raise NotPermitted("the inbox belongs to a professional")
+    now = clock.now()
+    bounds = window_bounds(now, zone)
+    counts, pathways, patients = _summarise(_grouped(actor, now, bounds), query)
+    pages = max(1, -(-counts[query.window] // query.per_page))
+    if query.page > pages:
+        query = InboxListQuery(query.window, query.pathway_key, query.patient_id, query.sort, pages, query.per_page)
+    rows = _page_rows(actor, now, query, bounds[query.window]) if counts[query.window] else []
+    shown = {r.patient_id for r in rows} | {int(p.value) for p in patients}
+    audit.record(actor, "inbox.listed", at=now, object_type="inbox",
+                 details={"patients": sorted(shown), "count": len(rows), "total": counts[query.window],
+                          "filter": query.params(), "page": query.page})
+    return InboxPage(query, rows, counts, pathways, patients)
