@@ -92,6 +92,10 @@ def open_page(chromium: Browser, live_server: LiveServer, shots: Screenshots,
         context = chromium.new_context(base_url=live_server.url, locale="fr-FR", timezone_id="Europe/Paris",
                                        viewport={"width": 1366, "height": 900})
         context.set_default_timeout(TIMEOUT_MS)
+        # Every content-security-policy violation of the app's pages is kept where the tests can read it.
+        context.add_init_script("window.__cspViolations = []; document.addEventListener("
+                                "'securitypolicyviolation', e => window.__cspViolations.push("
+                                "e.violatedDirective + ' ' + e.blockedURI));")
         page = context.new_page()
         console: list[str] = []
         page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))

@@ -21,24 +21,12 @@ from engine.db import db
 from engine.models import Professional, WorkItem
 from tests.browser.pages import fill_form, inbox_row, sign_in
 from tests.browser.scenario import J1_CALL, URGENT_REVIEW, OperatedYesterday, open_item_of
-from tests.live_http import HttpSession
 
 pytestmark = pytest.mark.browser
 
 # The nurse reached the patient, who reports pain 8/10 and no other warning sign.
 CALL_ANSWERS = {"patient_joint": "oui", "douleur_nrs": 8, "antalgiques_pris": True, "nausees_vomissements": False,
                 "saignement_plaie": False, "fievre": False, "deficit_neurologique": False}
-
-
-def _skip_while_the_pages_are_placeholders(live_server, patient: OperatedYesterday) -> None:
-    """Before the work-item and patient pages are merged, their endpoints are placeholders answering 501."""
-    browser = HttpSession(live_server.url)
-    browser.login("infirmier")
-    placeholders = [path for path in (f"/inbox/items/{patient.call_id}", f"/patients/{patient.patient_id}")
-                    if browser.get(path).status == 501]
-    if placeholders:
-        pytest.skip(f"waits for the work-item and patient pages: {', '.join(placeholders)} still answer 501 "
-                    f"(placeholders of commit fb6ae78)")
 
 
 def _assert_in_inbox(page: Page, item_id: int, title: str, family: str) -> None:
@@ -69,7 +57,6 @@ def _marker(page: Page, element_id: str) -> Locator:
 def test_nurse_completes_the_j1_call_with_pain_8_and_the_surgeon_gets_the_urgent_review(
         live_server, operated_yesterday: OperatedYesterday, open_page, shots):
     patient = operated_yesterday
-    _skip_while_the_pages_are_placeholders(live_server, patient)
     nurse = open_page("infirmier")
 
     # 1. The nurse signs in and finds the J+1 call of the patient operated yesterday in her inbox.
@@ -121,5 +108,8 @@ def test_nurse_completes_the_j1_call_with_pain_8_and_the_surgeon_gets_the_urgent
     expect(_marker(nurse, J1_CALL)).to_have_class(re.compile(r"\bstep-done\b"))
     expect(_marker(nurse, URGENT_REVIEW)).to_have_class(re.compile(r"\bstep-active\b"))
     expect(_marker(nurse, URGENT_REVIEW)).not_to_have_class(re.compile(r"\bstep-done\b"))
+    expect(nurse.locator(".bjs-powered-by")).to_be_visible()  # the bpmn.io watermark, as its licence asks
+    csp_blocked = nurse.evaluate("() => window.__cspViolations || []")
+    assert csp_blocked == [], f"the diagram page broke the content security policy: {csp_blocked}"
     shots.take(nurse, "dossier-patient-parcours")
     shots.take_element(diagram, "diagramme-appel-fait-avis-urgent-en-cours")
