@@ -19,7 +19,7 @@ from engine.models import CareTeamMember, PathwayInstance, Patient, Professional
 from engine.models.work_item import OPEN_STATUSES
 from engine.services import access, audit
 from engine.services.inbox import InboxFilter, inbox_query
-from engine.services.reminder_queries import list_reminders
+from engine.services.reminder_queries import STATUSES as REMINDER_STATUSES
 from engine.types import Actor
 
 
@@ -102,6 +102,12 @@ def get_instance(actor: Actor, instance_id: int, *, clock: Clock) -> PathwayInst
     return instance
 
 
+def lock_version_of(instance_id: int) -> int | None:
+    """An instance's current lock version (a counter, no patient data): the ETag after a write."""
+    return db.session.scalar(select(PathwayInstance.lock_version).where(PathwayInstance.id == instance_id)
+                             .execution_options(populate_existing=True))
+
+
 def patient_instances(actor: Actor, patient_id: int, *, clock: Clock) -> list[PathwayInstance]:
     """A patient's pathway instances, active and past, oldest first (audited read)."""
     patient = _patient(actor, patient_id, action="instances.listed", clock=clock)
@@ -172,6 +178,16 @@ def list_work_items(actor: Actor, q: WorkItemQuery, *, clock: Clock) -> list[Wor
 
 def patient_reminders(actor: Actor, patient_id: int, *, clock: Clock, statuses: tuple[str, ...] = ()
                       ) -> list[Reminder]:
-    """A patient's reminders with their delivery status, by send time (access-checked, audited)."""
+    """A patient's reminders with their delivery status, by send time (access-checked, one audited read)."""
+    unknown = sorted(set(statuses) - set(REMINDER_STATUSES))
+    if unknown:
+        raise InvalidInput(f"unknown reminder status; expected one of {', '.join(REMINDER_STATUSES)}",
+                           {"status": ", ".join(REMINDER_STATUSES)})
     patient = _patient(actor, patient_id, action="reminders.listed", clock=clock)
-    return list_reminders(actor, clock=clock, statuses=statuses, patient_id=patient.id)
+    query = select(Reminder).where(Reminder.patient_id == patient.id).order_by(Reminder.send_at, Reminder.id)
+    if statuses:
+        query = query.where(Reminder.status.in_(statuses))
+    reminders = list(db.session.scalars(query))
+    audit.record(actor, "reminders.listed", at=clock.now(), patient_id=patient.id, object_type="reminder",
+                 details={"count": len(reminders)})
+    return reminders

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from flask import Response, request, url_for
 
-from engine.db import db
-from engine.models import PathwayInstance
 from engine.services import patient_records
 from engine.services.care_team_changes import add_member
 from engine.services.instances import enrol_patient
 from engine.services.messages import deliver_message
 from webapp.api import bp
-from webapp.api.http import cursor_id, decode_cursor, dump, encode_cursor, load_body, next_link
+from webapp.api.http import cursor_id, decode_cursor, dump, encode_cursor, etag, load_body, next_link
 from webapp.api.schemas import (
     care_team_member_create_schema,
     care_team_member_schema,
@@ -155,10 +153,9 @@ def enrol(patient_id: int) -> Response:
     body = load_body(enrolment_create_schema)
     outcome = enrol_patient(patient_id, body["pathway"], context=body["context"], version_number=body["version"],
                             actor=current_actor(), clock=clock())
-    instance = db.session.get(PathwayInstance, outcome.instance_id)
+    instance = patient_records.get_instance(current_actor(), outcome.instance_id, clock=clock())
     return dump(instance_schema, instance, 201, {
-        "Location": url_for("api.get_enrolment", instance_id=outcome.instance_id),
-        "ETag": f'"{instance.lock_version}"' if instance is not None else ""})
+        "Location": url_for("api.get_enrolment", instance_id=instance.id), "ETag": etag(instance.lock_version)})
 
 
 @bp.post("/patients/<id:patient_id>/messages")

@@ -6,8 +6,6 @@ import re
 
 from flask import Response, abort, jsonify, request
 
-from engine.db import db
-from engine.models import PathwayInstance
 from engine.services import patient_records
 from engine.services.inbox import claim_work_item, complete_work_item
 from webapp.api import bp
@@ -184,6 +182,5 @@ def complete(work_item_id: int) -> Response:
         expected = body["version"]
     outcome = complete_work_item(work_item_id, body["data"], actor=current_actor(), clock=clock(),
                                  expected_lock_version=expected)
-    instance = db.session.get(PathwayInstance, outcome.instance_id)
-    headers = {"ETag": etag(instance.lock_version)} if instance is not None else {}
-    return dump(step_outcome_schema, outcome, headers=headers)
+    version = patient_records.lock_version_of(outcome.instance_id)
+    return dump(step_outcome_schema, outcome, headers={"ETag": etag(version)} if version is not None else None)

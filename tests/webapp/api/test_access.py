@@ -56,3 +56,28 @@ def test_a_site_coordinator_sees_the_site_patients(app, clock, ward, api_for):
     api = api_for("coord")
     assert [p["id"] for p in api.get("/api/v1/patients").get_json()["items"]] == [ward.patient.id]
     assert api.get(f"/api/v1/patients/{ward.patient.id}/care-team").status_code == 200
+
+
+READS = [(m, t) for m, t, _ in PATIENT_ENDPOINTS if m == "GET"] + [("GET", "/api/v1/patients"),
+                                                                  ("GET", "/api/v1/work-items")]
+
+
+@pytest.mark.parametrize(("method", "template"), READS, ids=[t for _, t in READS])
+def test_every_read_of_patient_data_is_audited_with_the_patient(app, clock, ward, api_for, method, template):
+    api = api_for("infirmier")
+    response = api.get(template.format(patient=ward.patient.id, instance=ward.instance_id, item=ward.work_item_id))
+    assert response.status_code == 200
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.actor_label == "infirmier")).all()
+    assert len(events) == 1
+    event = events[0]
+    assert event.outcome == "success"
+    assert event.patient_id == ward.patient.id or ward.patient.id in event.details["patients"]
+
+
+def test_unknown_paths_and_methods_answer_problem_json(app, clock, ward, api_for):
+    api = api_for("infirmier")
+    assert problem(api.get("/api/v1/nothing-here"))["status"] == 404
+    wrong_method = api.client.delete(f"/api/v1/patients/{ward.patient.id}",
+                                     headers={"Authorization": f"Bearer {api.token}"})
+    assert wrong_method.status_code == 405 and "GET" in wrong_method.headers["Allow"]
+    assert problem(wrong_method)["status"] == 405
