@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
@@ -14,6 +14,11 @@ def _no_nul(value: str) -> None:
     # PostgreSQL refuses NUL in text; an integration sending one gets a field error, not a database error.
     if "\x00" in value:
         raise ValidationError("le caractère NUL n'est pas accepté")
+
+
+# Dates an integration may send: anything else is a typo (and year 1 in UTC+1 does not fit a datetime).
+PLAUSIBLE_DATES = validate.Range(datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC),
+                                 error="date hors de la plage acceptée (1900-2200)")
 
 
 def text(max_length: int, **kwargs: Any) -> fields.String:
@@ -210,9 +215,9 @@ class ReceiptOutcomeSchema(Schema):
 class CareTeamMemberCreateSchema(LoadSchema):
     professional = text(80, metadata={"description": "Login of the professional."})
     role = text(40, metadata={"description": "Role code the professional holds (infirmier, ...)."})
-    start = fields.AwareDateTime(default_timezone=UTC, load_default=None,
+    start = fields.AwareDateTime(default_timezone=UTC, load_default=None, validate=PLAUSIBLE_DATES,
                                  metadata={"description": "Start of the period (default: now)."})
-    end = fields.AwareDateTime(default_timezone=UTC, load_default=None, allow_none=True)
+    end = fields.AwareDateTime(default_timezone=UTC, load_default=None, allow_none=True, validate=PLAUSIBLE_DATES)
 
 
 class EnrolmentCreateSchema(LoadSchema):
