@@ -85,3 +85,22 @@ def test_an_unknown_user_gets_no_token(app, clock, ward):
     result = app.test_cli_runner().invoke(main, args=["token", "create", "--user", "nobody", "--name", "x"])
     assert result.exit_code == 1
     assert "nobody" in result.output
+
+
+def test_a_deactivated_professional_token_is_refused(app, clock, ward):
+    api = ApiClient(app, token_for("infirmier", clock))
+    ward.team["infirmier"].active = False
+    db.session.commit()
+    assert api.get("/api/v1/patients").status_code == 401
+
+
+def test_the_cli_creates_a_service_account_for_a_provider_and_refuses_a_clinician_as_one(app, clock, ward):
+    runner = app.test_cli_runner()
+    created = runner.invoke(main, args=["token", "create", "--service-account", "--user", "sms-gateway",
+                                        "--name", "Passerelle SMS"])
+    assert created.exit_code == 0, created.output
+    provider = ApiClient(app, created.stdout.strip().splitlines()[-1])
+    assert provider.get("/api/v1/patients").get_json()["items"] == []  # no patient access at all
+    clinician = runner.invoke(main, args=["token", "create", "--service-account", "--user", "infirmier",
+                                          "--name", "x"])
+    assert clinician.exit_code == 1 and "not a service account" in clinician.output
