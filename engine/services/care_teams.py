@@ -28,6 +28,15 @@ EMPTY_PERIOD = "the end must be after the start"
 ALREADY_MEMBER = "already in the care team for this role over this period"
 
 
+class MembershipConflict(InvalidTransition):
+    """The same professional already holds this role in the care team over (part of) the period: a conflict
+    with what is recorded (409), with the field it concerns in ``errors``."""
+
+    def __init__(self, message: str, errors: dict[str, str]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
 @dataclass(frozen=True)
 class CareTeamEntry:
     """One membership as the record shows it."""
@@ -93,7 +102,8 @@ def add_member(patient_id: int, professional_id: int | None, role_code: str, *, 
     """Add a professional to the patient's care team for a role and period (flushes, audits).
 
     InvalidInput (with per-field ``errors``: professional, role, start, end) when the professional does not
-    exist or does not hold the role, the period is empty, or the same membership already covers the period.
+    exist or does not hold the role or the period is empty; MembershipConflict when the same membership
+    already covers (part of) the period.
     """
     _require_editor(actor, patient_id, "care_team.member_added", clock)
     errors: dict[str, str] = {}
@@ -106,12 +116,13 @@ def add_member(patient_id: int, professional_id: int | None, role_code: str, *, 
         errors["role"] = ROLE_NOT_HELD
     if end is not None and end <= start:
         errors["end"] = EMPTY_PERIOD
-    if not errors and pro is not None and _overlaps(patient_id, pro.id, role_code, start, end):
-        errors["professional"] = ALREADY_MEMBER
     if errors:
         raise InvalidInput("the care team member was not added: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
                            errors)
     assert pro is not None
+    if _overlaps(patient_id, pro.id, role_code, start, end):
+        raise MembershipConflict(f"{pro.login} is already '{role_code}' in this care team over that period",
+                                 {"professional": ALREADY_MEMBER})
     member = CareTeamMember(patient_id=patient_id, professional_id=pro.id, role_code=role_code,
                             period_start=start, period_end=end)
     db.session.add(member)
@@ -122,6 +133,11 @@ def add_member(patient_id: int, professional_id: int | None, role_code: str, *, 
                           "end": end.isoformat() if end else None})
     db.session.flush()
     return member
+
+
+def professional_id_for_login(login: str) -> int | None:
+    """The id of the active professional with this login, if any (for callers that name people by login)."""
+    return db.session.scalar(select(Professional.id).where(Professional.login == login, Professional.active))
 
 
 def end_member(patient_id: int, member_id: int, *, actor: Actor, clock: Clock, at: datetime | None = None

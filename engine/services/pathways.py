@@ -179,6 +179,15 @@ def list_pathways() -> list[PathwaySummary]:
                            int(counts.get(v.key, 0))) for v in latest.values()]
 
 
+def list_versions(key: str) -> list[PathwayVersion]:
+    """Every deployed version of a pathway, oldest first; NotFound when the key was never deployed."""
+    versions = list(db.session.scalars(select(PathwayVersion).where(PathwayVersion.key == key)
+                                       .order_by(PathwayVersion.version)))
+    if not versions:
+        raise NotFound(f"no deployed pathway '{key}'")
+    return versions
+
+
 # -- compiled-spec and forms caches: parsing BPMN costs milliseconds, versions never change -----------------
 _CACHE_SIZE = 64
 _cache: OrderedDict[tuple[int, str], CompiledPathway] = OrderedDict()

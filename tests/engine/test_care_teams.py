@@ -10,7 +10,7 @@ from sqlalchemy import select
 from engine.db import db
 from engine.errors import AccessDenied, InvalidInput, InvalidTransition, NotFound, NotPermitted
 from engine.models import AuditEvent, CareTeamMember
-from engine.services.care_teams import add_member, end_member, list_members
+from engine.services.care_teams import MembershipConflict, add_member, end_member, list_members
 from engine.services.people import create_professional
 from engine.types import Actor
 from tests.factories import actor, make_team
@@ -49,9 +49,10 @@ def test_add_refuses_an_overlapping_membership_but_allows_a_later_one(app, clock
     now = clock.now()
     add_member(patient.id, kine.id, "kinesitherapeute", start=now, end=now + timedelta(days=10), actor=Actor.cli(),
                clock=clock)
-    with pytest.raises(InvalidInput, match="already in the care team"):
+    with pytest.raises(MembershipConflict, match="already 'kinesitherapeute' in this care team") as refused:
         add_member(patient.id, kine.id, "kinesitherapeute", start=now + timedelta(days=5), actor=Actor.cli(),
                    clock=clock)
+    assert refused.value.errors == {"professional": "already in the care team for this role over this period"}
     add_member(patient.id, kine.id, "kinesitherapeute", start=now + timedelta(days=10), actor=Actor.cli(),
                clock=clock)
 

@@ -28,9 +28,9 @@ def main() -> None:
 def _register_commands() -> None:
     """Attach every Parcours command to the group itself, not to the app: `parcours --help` lists them even
     when the app cannot be built (a bad DATABASE_URL), and each command loads the app when it runs."""
-    from webapp.cli import demo, pathways, reminders, run, running, simulate, work
+    from webapp.cli import demo, pathways, reminders, run, running, simulate, tokens, work
 
-    for module in (pathways, running, work, reminders, demo, simulate, run):
+    for module in (pathways, running, work, reminders, demo, simulate, run, tokens):
         for command in module.COMMANDS:
             if command.callback is not None:
                 command.callback = with_appcontext(command.callback)

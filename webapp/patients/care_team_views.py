@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from engine.errors import InvalidInput
 from engine.services import care_teams
-from engine.services.care_teams import add_member, end_member
+from engine.services.care_teams import MembershipConflict, add_member, end_member
 from engine.services.patient_records import get_patient
 from webapp.auth.users import current_actor
 from webapp.patients import bp
@@ -41,15 +41,17 @@ def add_care_team_member(patient_id: int) -> Response | tuple[str, int]:
         errors["professional"] = _("Choisissez un professionnel.")
     if not form.get("role", "").strip():
         errors["role"] = _("Choisissez un rôle.")
+    status = 422
     if not errors and start is not None:
         try:
             add_member(patient_id, professional_id, form["role"].strip(), start=start, end=end, actor=actor,
                        clock=clock())
-        except InvalidInput as exc:
+        except (InvalidInput, MembershipConflict) as exc:
+            status = 409 if isinstance(exc, MembershipConflict) else 422
             errors = {field: _translated(message) for field, message in (exc.errors or {"professional": str(exc)}
                                                                           ).items()}
     if errors:
-        return render_record(patient_id, status=422, team_errors=errors, team_values=dict(form))
+        return render_record(patient_id, status=status, team_errors=errors, team_values=dict(form))
     flash(_("Membre ajouté à l'équipe de soins."), "success")
     return redirect(url_for("patients.show_patient", patient_id=patient_id) + "#equipe")
 
