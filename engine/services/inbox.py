@@ -72,7 +72,9 @@ def _load_item(work_item_id: int, actor: Actor, *, action: str, clock: Clock) ->
     return item
 
 
-def _may_work_on(actor: Actor, item: WorkItem, clock: Clock, team: CareTeamNow | None = None) -> bool:
+def may_work_on(actor: Actor, item: WorkItem, clock: Clock, team: CareTeamNow | None = None) -> bool:
+    """Whether the actor may claim or complete the item: its assignee, or a holder of its role in the
+    patient's care team now (a patient: their own patient-lane items); the rule every page shows too."""
     if actor.is_trusted_operator:
         return True
     if actor.kind == "patient":  # a patient (one-time link) completes their own patient-lane items only
@@ -103,7 +105,7 @@ def claim_work_item(work_item_id: int, *, actor: Actor, clock: Clock) -> WorkIte
     _require_open(item)
     if not actor.is_professional:
         raise NotPermitted("claiming needs a professional (--user LOGIN)")
-    if not _may_work_on(actor, item, clock):
+    if not may_work_on(actor, item, clock):
         raise NotPermitted(f"{actor.label} does not hold the role '{item.role_code}' in this patient's care team")
     if item.assignee_id not in (None, actor.professional_id) and item.status == WorkItemStatus.CLAIMED.value:
         raise InvalidTransition(f"work item {item.id} is already claimed by someone else")
@@ -174,7 +176,7 @@ def complete_work_item(work_item_id: int, data: dict[str, Any], *, actor: Actor,
         assert item is not None
     team = CareTeamNow(item.patient_id, now)
     access.require_patient_access(actor, item.patient_id, action="work_item.completed", clock=clock, team=team)
-    if not _may_work_on(actor, item, clock, team):
+    if not may_work_on(actor, item, clock, team):
         raise NotPermitted(f"{actor.label} does not hold the role '{item.role_code}' in this patient's care team "
                            f"and is not the assignee")
     _require_open(item)

@@ -13,7 +13,7 @@ from engine.db import db
 from engine.errors import NotFound
 from engine.models import PathwayInstance, Patient, Professional, Role, WorkItem, WorkItemComment, WorkItemKind
 from engine.services import access, audit
-from engine.services.inbox import _may_work_on  # the same rule the claim and completion services apply
+from engine.services.inbox import may_work_on
 from engine.services.pathways import version_forms
 from engine.types import Actor
 
@@ -114,7 +114,7 @@ def open_work_item(work_item_id: int, *, actor: Actor, clock: Clock) -> WorkItem
         assignee_name=names.get(item.assignee_id) if item.assignee_id else None,
         completed_by_name=names.get(item.completed_by_id) if item.completed_by_id else None,
         form_schema=_schema(item, instance), lock_version=instance.lock_version, instance_status=instance.status,
-        may_work_on=actor.is_professional and _may_work_on(actor, item, clock),
+        may_work_on=actor.is_professional and may_work_on(actor, item, clock),
         is_mine=item.assignee_id is not None and item.assignee_id == actor.professional_id, history=history)
     audit.record(actor, "work_item.viewed", at=clock.now(), patient_id=item.patient_id, instance_id=item.instance_id,
                  object_type="work_item", object_id=item.id)
