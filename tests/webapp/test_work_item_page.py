@@ -117,7 +117,7 @@ def test_completing_with_pain_8_opens_the_urgent_surgeon_item_in_his_inbox(app, 
     response = nurse.client.post(f"{_page(item)}/complete", data=form)
     assert response.status_code == 302 and response.headers["Location"] == "/inbox/"
     inbox = nurse.client.get("/inbox/").get_data(as_text=True)
-    assert "Tâche terminée. Ouvert ensuite : Évaluation chirurgicale urgente (Chirurgien)." in inbox
+    assert "Tâche terminée. À faire ensuite : Évaluation chirurgicale urgente (Chirurgien)." in inbox
     done = _reload(item)
     assert done.status == "completed" and done.data["douleur_nrs"] == 8 and done.data["fievre"] is False
     answers = nurse.client.get(_page(item)).get_data(as_text=True)
@@ -274,7 +274,7 @@ def test_nurse_completes_the_shipped_rrac_j1_call_with_pain_8_and_the_surgeon_se
     form["douleur_nrs"] = "8"
     response = nurse.client.post(f"{_page(call)}/complete", data=form)
     assert response.status_code == 302
-    assert "Ouvert ensuite : Évaluer en urgence le patient" in nurse.client.get("/inbox/").get_data(as_text=True)
+    assert "À faire ensuite : Évaluer en urgence le patient" in nurse.client.get("/inbox/").get_data(as_text=True)
     urgent = w.item("chirurgien", "Task_AvisChirurgienUrgent")
     assert urgent.priority == "urgent"
     page = browser_for("chirurgien").client.get(_page(urgent))

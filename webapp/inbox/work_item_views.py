@@ -116,7 +116,7 @@ def _completed_message(opened: tuple[int, ...]) -> str:
     if not described:
         return _("Tâche terminée. Rien d'autre n'est à faire pour l'instant dans ce parcours.")
     listed = ", ".join(f"{title} ({role})" for title, role in described)
-    return _("Tâche terminée. Ouvert ensuite : %(items)s.", items=listed)
+    return _("Tâche terminée. À faire ensuite : %(items)s.", items=listed)
 
 
 @bp.route("/items/<int:work_item_id>/complete", methods=["POST"])
