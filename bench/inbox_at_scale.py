@@ -46,7 +46,7 @@ from bench.common import PG_SERVER, REPO, START, deploy, json_line, machine, pri
 from bench.inbox_dataset import NURSE_LOGIN, Generator, Params, load, stored_params  # noqa: E402
 from engine.clock import ManualClock  # noqa: E402
 from engine.db import db  # noqa: E402
-from engine.models import ApiToken, AuditEvent, Professional  # noqa: E402
+from engine.models import ApiToken, AuditEvent, CareTeamMember, Professional  # noqa: E402
 from engine.services import inbox  # noqa: E402
 from engine.services.people import actor_for  # noqa: E402
 from engine.types import Actor  # noqa: E402
@@ -149,6 +149,41 @@ def explain(actor: Actor, at: Any, flt: inbox.InboxFilter) -> tuple[str, float]:
     return "\n".join(rows), ms
 
 
+def _busiest_coordinator() -> tuple[Actor, int]:
+    """The coordinator in the most care teams (≈ 1,400 at the default scale), and that number."""
+    pro_id, teams = db.session.execute(
+        select(CareTeamMember.professional_id, func.count()).where(CareTeamMember.role_code == "coordinateur")
+        .group_by(CareTeamMember.professional_id).order_by(func.count().desc(), CareTeamMember.professional_id)
+        .limit(1)).one()
+    pro = db.session.get(Professional, pro_id)
+    assert pro is not None
+    return actor_for(pro), teams
+
+
+def _begin() -> None:
+    db.session.execute(text("SELECT 1"))  # a request's transaction is open before the inbox query
+
+
+def _end() -> None:
+    db.session.rollback()
+    db.session.expunge_all()
+
+
+def _measure(actor: Actor, clock: ManualClock, flt: inbox.InboxFilter, iterations: int, warmup: int
+             ) -> tuple[dict[str, float], dict[str, float]]:
+    """(service, sql Core) percentiles of one actor's inbox with one filter."""
+
+    def service() -> None:
+        inbox.list_inbox(actor, clock=clock, flt=flt)
+        db.session.flush()
+
+    def core() -> None:
+        db.session.connection().execute(inbox.inbox_query(actor, at=clock.now(), flt=flt)).all()
+
+    return (pcts(timed(service, iterations, warmup, _begin, _end)),
+            pcts(timed(core, iterations, warmup, _begin, _end)))
+
+
 def measure_service(app: Flask, clock: ManualClock, iterations: int, warmup: int, pathway: str
                     ) -> tuple[dict[str, Any], dict[str, Any]]:
     results: dict[str, Any] = {}
@@ -165,27 +200,21 @@ def measure_service(app: Flask, clock: ManualClock, iterations: int, warmup: int
         db.session.rollback()
         plans = {}
         for label, flt in cases.items():
-            plan, exec_ms = explain(actor, now, flt)
-            plans[label] = (plan, exec_ms)
-
-            def service(flt: inbox.InboxFilter = flt) -> None:
-                inbox.list_inbox(actor, clock=clock, flt=flt)
-                db.session.flush()
-
-            def core(flt: inbox.InboxFilter = flt) -> None:
-                db.session.connection().execute(inbox.inbox_query(actor, at=clock.now(), flt=flt)).all()
-
-            def begin() -> None:
-                db.session.execute(text("SELECT 1"))  # a request's transaction is open before the inbox query
-
-            def end() -> None:
-                db.session.rollback()
-                db.session.expunge_all()
-
-            results[f"service {label}"] = pcts(timed(service, iterations, warmup, begin, end))
-            results[f"sql (Core) {label}"] = pcts(timed(core, iterations, warmup, begin, end))
+            plans[label] = explain(actor, now, flt)
+            results[f"service {label}"], results[f"sql (Core) {label}"] = _measure(actor, clock, flt, iterations,
+                                                                                   warmup)
             checks[f"rows {label}"] = len(inbox.list_inbox(actor, clock=clock, flt=flt))
             db.session.rollback()
+        # A coordinator: about as many open items, but in far more care teams (one index probe per team).
+        coordinator, teams = _busiest_coordinator()
+        checks["coordinator"] = coordinator.label
+        checks["coordinator_care_teams"] = teams
+        checks["coordinator_open_items"] = len(inbox.list_inbox(coordinator, clock=clock,
+                                                                flt=inbox.InboxFilter(limit=100_000)))
+        db.session.rollback()
+        plans["coordinator all"] = explain(coordinator, now, inbox.InboxFilter())
+        results["service all, coordinator"], results["sql (Core) all, coordinator"] = _measure(
+            coordinator, clock, inbox.InboxFilter(), iterations, warmup)
         db.session.remove()
     return results, {"checks": checks, "plans": plans}
 
@@ -281,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"nurse: {checks['open_items']} open items ({checks['claimed_by_her']} claimed by her, "
           f"{checks['overdue']} overdue); rows per case: "
           + ", ".join(f"{k[5:]} {v}" for k, v in checks.items() if k.startswith("rows ")))
+    print(f"coordinator '{checks['coordinator']}': {checks['coordinator_care_teams']} care teams, "
+          f"{checks['coordinator_open_items']} open items (service and sql rows marked 'coordinator')")
     if not args.no_plan:
         plan, exec_ms = extra["plans"]["all"]
         print("\nEXPLAIN (ANALYZE, BUFFERS) of inbox_query (no filter):\n" + plan)
@@ -309,7 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     http_p95 = http.get("GET /inbox/ (test client)", {}).get("p95") if notes["inbox_lists"] else None
     payload = {
         "bench": "inbox_at_scale", "patients": params.patients, "work_items": params.work_items,
-        "nurse_open_items": checks["open_items"], "dataset_built": built, "setup_s": round(setup_s, 1),
+        "nurse_open_items": checks["open_items"], "coordinator_care_teams": checks["coordinator_care_teams"],
+        "coordinator_open_items": checks["coordinator_open_items"], "dataset_built": built,
+        "setup_s": round(setup_s, 1),
         "iterations": args.iterations, "load_before": round(load_before[0], 2), "load_after": round(load_after[0], 2),
         "service": service, "http": http, "explain_ms": {k: v[1] for k, v in extra["plans"].items()},
         "seq_scan_on_work_item": "Seq Scan on work_item" in extra["plans"]["all"][0],
