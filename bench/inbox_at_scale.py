@@ -4,7 +4,9 @@ The dataset (``bench/inbox_dataset.py``) is built once with the migrations, the 
 through the service and the rest bulk-loaded with COPY, then VACUUM ANALYZEd; it is reused while its parameters
 (stored as the database's comment) match. Measured for the nurse, after a warm-up:
 
-- the service: ``engine.services.inbox.list_inbox`` (the query, the ORM load of the items and the flush of
+- the inbox page's service, ``engine.services.inbox_listing.list_inbox_page`` (first page of 25 rows with the
+  counts per window and the filter options, one audited read);
+- the CLI's service: ``engine.services.inbox.list_inbox`` (the query, the ORM load of the items and the flush of
   its ``inbox.listed`` audit event; the transaction is already open, as in a request, and rolled back after
   each call so the dataset does not change), without filter, with the overdue filter and with a pathway
   filter; and the bare SQL of ``inbox_query`` through SQLAlchemy Core (no ORM objects);
@@ -42,12 +44,12 @@ from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.dialects import postgresql  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
-from bench.common import PG_SERVER, REPO, START, deploy, json_line, machine, print_table  # noqa: E402
+from bench.common import PARIS, PG_SERVER, REPO, START, deploy, json_line, machine, print_table  # noqa: E402
 from bench.inbox_dataset import NURSE_LOGIN, Generator, Params, load, stored_params  # noqa: E402
 from engine.clock import ManualClock  # noqa: E402
 from engine.db import db  # noqa: E402
 from engine.models import ApiToken, AuditEvent, CareTeamMember, Professional  # noqa: E402
-from engine.services import inbox  # noqa: E402
+from engine.services import inbox, inbox_listing  # noqa: E402
 from engine.services.people import actor_for  # noqa: E402
 from engine.types import Actor  # noqa: E402
 
@@ -205,6 +207,18 @@ def measure_service(app: Flask, clock: ManualClock, iterations: int, warmup: int
                                                                                    warmup)
             checks[f"rows {label}"] = len(inbox.list_inbox(actor, clock=clock, flt=flt))
             db.session.rollback()
+        # The inbox page's own service: its first page (25 rows, one joined query) and the counts per
+        # window and the filter options (one grouped query over the 200 items), one audited read.
+        query = inbox_listing.listing_query({})
+
+        def page_service() -> None:
+            inbox_listing.list_inbox_page(actor, query, clock=clock, zone=PARIS)
+            db.session.flush()
+
+        results["service inbox page (25 rows + counts)"] = pcts(timed(page_service, iterations, warmup, _begin,
+                                                                      _end))
+        checks["page rows"] = len(inbox_listing.list_inbox_page(actor, query, clock=clock, zone=PARIS).rows)
+        db.session.rollback()
         # A coordinator: about as many open items, but in far more care teams (one index probe per team).
         coordinator, teams = _busiest_coordinator()
         checks["coordinator"] = coordinator.label

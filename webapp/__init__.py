@@ -29,7 +29,14 @@ def _configure(app: Flask, config: Mapping[str, Any] | None) -> None:
         app.config.update(config)
     url = str(app.config["SQLALCHEMY_DATABASE_URI"])
     if url.startswith("postgresql://"):
-        app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        app.config["SQLALCHEMY_DATABASE_URI"] = url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("postgresql") and app.config.get("PARCOURS_PG_OPTIONS"):
+        # Session settings of every connection (libpq "options"). By default parallel query is off: Parcours'
+        # statements are small index lookups, and starting parallel workers for them cost more than the
+        # query itself (the inbox: 12 ms with two workers, 4 ms without; bench/inbox_at_scale.py).
+        options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+        options["connect_args"] = {**options.get("connect_args", {}), "options": app.config["PARCOURS_PG_OPTIONS"]}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

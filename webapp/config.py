@@ -22,6 +22,7 @@ ENV_SETTINGS = (
     "PARCOURS_OIDC_SCOPE",
     "PARCOURS_OIDC_LABEL",
     "PARCOURS_DEFAULT_LOCALE",
+    "PARCOURS_PG_OPTIONS",
     *NOTIFY_ENV_SETTINGS,
 )
 
@@ -42,6 +43,7 @@ def defaults() -> dict[str, Any]:
         "PARCOURS_WORKFLOWS_DIR": str(REPO_ROOT / "workflows"),
         "PARCOURS_TIMEZONE": "Europe/Paris",
         "PARCOURS_DEFAULT_LOCALE": "fr",
+        "PARCOURS_PG_OPTIONS": "-c max_parallel_workers_per_gather=0",
         # Sessions: HttpOnly and SameSite always; Secure when served over https (PARCOURS_SECURE_COOKIES=1
         # forces it behind a TLS-terminating proxy). Eight hours, a working day.
         "SESSION_COOKIE_HTTPONLY": True,

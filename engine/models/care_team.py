@@ -16,7 +16,8 @@ class CareTeamMember(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "care_team_member"
     __table_args__ = (
         Index("ix_care_team_patient_role", "patient_id", "role_code"),
-        Index("ix_care_team_professional", "professional_id", "patient_id"),
+        # Migration e4c2a7b9d1f3: the inbox reads a professional's memberships from the index alone.
+        Index("ix_care_team_professional", "professional_id", "patient_id", "role_code", "period_start", "period_end"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

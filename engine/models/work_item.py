@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import db
@@ -37,6 +37,10 @@ class WorkItem(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_work_item_role_open", "role_code", "status", "due_at"),
         Index("ix_work_item_patient", "patient_id", "status"),
         Index("ix_work_item_instance_status", "instance_id", "status"),  # open items of an instance, every step
+        # Migration e4c2a7b9d1f3: the role queues (open, unassigned), probed once per care team by the inbox.
+        Index("ix_work_item_queue_open", "patient_id", "role_code",
+              postgresql_where=text("status = 'open' AND assignee_id IS NULL"),
+              sqlite_where=text("status = 'open' AND assignee_id IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,9 +1,9 @@
 """The inbox list page: one page of my open work items, the counts per filter, in one audited read.
 
 "My work items" are those assigned to me plus the unassigned items of the roles I hold in the care teams I
-am in now (the same scope as ``engine.services.inbox.inbox_query``). The listing costs two queries: one
-grouped query (counts per filter, and the pathways and patients to filter on) and one for the page, each
-joined to the patient and pathway version (no query per row).
+am in now (the same scope as ``engine.services.inbox.inbox_query``). The listing costs one query: my open
+items joined to their patient and pathway version (no query per row); the counts per filter, the pathways and
+patients to filter on and the page are computed from those rows.
 
 Filter windows, in the viewer's timezone: ``overdue`` = due before now; ``today`` = due on today's
 calendar day (earlier today included); ``week`` = due in the current calendar week, Monday 00:00 to the next
@@ -18,7 +18,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, func, or_, select, tuple_, union_all
+from sqlalchemy import and_, or_, select, tuple_, union_all
 
 from engine.clock import Clock
 from engine.db import db
@@ -198,82 +198,60 @@ def my_open_items(actor: Actor, *, at: datetime) -> Any:
     return union_all(mine, queue).subquery("my_items")
 
 
-def _in_window(due: Any, bounds: tuple[datetime | None, datetime | None]) -> Any:
+def _in_window(due: datetime | None, bounds: tuple[datetime | None, datetime | None]) -> bool:
     start, end = bounds
     if start is None and end is None:
-        return None
-    conditions = [due.is_not(None)]
-    if start is not None:
-        conditions.append(due >= start)
-    if end is not None:
-        conditions.append(due < end)
-    return and_(*conditions)
+        return True
+    return due is not None and (start is None or due >= start) and (end is None or due < end)
 
 
-def _joined(my: Any, columns: list[Any]) -> Select[Any]:
-    return (select(*columns).select_from(my)
-            .join(Patient, Patient.id == my.c.patient_id)
-            .join(PathwayInstance, PathwayInstance.id == my.c.instance_id)
-            .join(PathwayVersion, PathwayVersion.id == PathwayInstance.version_id))
+def _my_rows(actor: Actor, now: datetime) -> tuple[list[InboxRow], dict[int, str]]:
+    """Every open item of mine with its patient's name and its pathway: one query, joined (no query per row).
 
-
-def _grouped(actor: Actor, now: datetime, bounds: dict[str, tuple[datetime | None, datetime | None]]
-             ) -> list[Any]:
-    """Counts per window for each (patient, pathway) of my open items: one grouped query."""
-    my = my_open_items(actor, at=now)
-    sums = [func.sum(case((_in_window(my.c.due_at, bounds[w]), 1), else_=0)).label(w) for w in WINDOWS if w != "all"]
-    keys = [my.c.patient_id, Patient.given_name, Patient.family_name, PathwayVersion.key, PathwayVersion.title]
-    query = _joined(my, [*keys, func.count().label("all"), *sums]).group_by(*keys)
-    return list(db.session.execute(query))
-
-
-def _summarise(groups: list[Any], query: InboxListQuery) -> tuple[dict[str, int], list[FilterOption],
-                                                                  list[FilterOption]]:
-    counts = dict.fromkeys(WINDOWS, 0)
-    pathways: dict[str, list[Any]] = {}
-    patients: dict[int, list[Any]] = {}
-    for g in groups:
-        pathways.setdefault(g.key, [g.title, 0])[1] += g.all
-        patients.setdefault(g.patient_id, [f"{g.family_name.upper()} {g.given_name}", 0])[1] += g.all
-        if query.pathway_key is not None and g.key != query.pathway_key:
-            continue
-        if query.patient_id is not None and g.patient_id != query.patient_id:
-            continue
-        for w in WINDOWS:
-            counts[w] += int(getattr(g, w) or 0)
-    return (counts,
-            sorted((FilterOption(k, t, n) for k, (t, n) in pathways.items()), key=lambda o: (o.label, o.value)),
-            sorted((FilterOption(str(k), t, n) for k, (t, n) in patients.items()), key=lambda o: (o.label, o.value)))
-
-
-def _ordering(my: Any, sort: str) -> list[Any]:
-    due = [my.c.due_at.is_(None), my.c.due_at]
-    if sort == "priority":
-        rank = case({p: i for i, p in enumerate(PRIORITY_ORDER)}, value=my.c.priority, else_=len(PRIORITY_ORDER))
-        return [rank, *due, my.c.id]
-    return [*due, my.c.id]
-
-
-def _page_rows(actor: Actor, now: datetime, query: InboxListQuery,
-               bounds: tuple[datetime | None, datetime | None]) -> list[InboxRow]:
+    One query for the page, the counts and the filter options: an inbox holds a few hundred open items, and
+    reading them once costs less than a grouped query plus a page query over the same UNION.
+    """
     my = my_open_items(actor, at=now)
     columns = [my.c.id, my.c.title, my.c.patient_id, Patient.given_name, Patient.family_name, PathwayVersion.key,
                PathwayVersion.title.label("pathway_title"), my.c.role_code, my.c.priority, my.c.due_at, my.c.status,
                my.c.kind, my.c.assignee_id]
-    select_page = _joined(my, columns)
-    window = _in_window(my.c.due_at, bounds)
-    if window is not None:
-        select_page = select_page.where(window)
-    if query.pathway_key is not None:
-        select_page = select_page.where(PathwayVersion.key == query.pathway_key)
-    if query.patient_id is not None:
-        select_page = select_page.where(my.c.patient_id == query.patient_id)
-    select_page = (select_page.order_by(*_ordering(my, query.sort)).limit(query.per_page)
-                   .offset((query.page - 1) * query.per_page))
-    return [InboxRow(r.id, r.title, r.patient_id, f"{r.given_name} {r.family_name}", r.key, r.pathway_title,
-                     r.role_code, r.priority, r.due_at, r.status, r.kind, r.assignee_id == actor.professional_id,
-                     r.due_at is not None and r.due_at < now)
-            for r in db.session.execute(select_page)]
+    query = (select(*columns).select_from(my)
+             .join(Patient, Patient.id == my.c.patient_id)
+             .join(PathwayInstance, PathwayInstance.id == my.c.instance_id)
+             .join(PathwayVersion, PathwayVersion.id == PathwayInstance.version_id))
+    rows, labels = [], {}
+    for r in db.session.execute(query):
+        rows.append(InboxRow(r.id, r.title, r.patient_id, f"{r.given_name} {r.family_name}", r.key, r.pathway_title,
+                             r.role_code, r.priority, r.due_at, r.status, r.kind,
+                             r.assignee_id == actor.professional_id, r.due_at is not None and r.due_at < now))
+        labels[r.patient_id] = f"{r.family_name.upper()} {r.given_name}"  # how the patient filter lists them
+    return rows, labels
+
+
+def _options(rows: list[InboxRow], labels: dict[int, str]) -> tuple[list[FilterOption], list[FilterOption]]:
+    """The pathways and the patients of all my open items (whatever the filter), with their counts."""
+    pathways: dict[str, list[Any]] = {}
+    patients: dict[int, list[Any]] = {}
+    for r in rows:
+        pathways.setdefault(r.pathway_key, [r.pathway_title, 0])[1] += 1
+        patients.setdefault(r.patient_id, [labels[r.patient_id], 0])[1] += 1
+    return (sorted((FilterOption(k, t, n) for k, (t, n) in pathways.items()), key=lambda o: (o.label, o.value)),
+            sorted((FilterOption(str(k), t, n) for k, (t, n) in patients.items()), key=lambda o: (o.label, o.value)))
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
+
+
+def _sort_key(sort: str) -> Any:
+    """The inbox order: due date (none last), then id; for ``priority`` the priority first (stat first)."""
+    rank = {p: i for i, p in enumerate(PRIORITY_ORDER)}
+
+    def by_due(r: InboxRow) -> tuple[Any, ...]:
+        return (r.due_at is None, r.due_at or EPOCH, r.id)
+
+    if sort == "priority":
+        return lambda r: (rank.get(r.priority, len(PRIORITY_ORDER)), *by_due(r))
+    return by_due
 
 
 def list_inbox_page(actor: Actor, query: InboxListQuery, *, clock: Clock, zone: ZoneInfo) -> InboxPage:
@@ -286,11 +264,16 @@ def list_inbox_page(actor: Actor, query: InboxListQuery, *, clock: Clock, zone: 
         raise NotPermitted("the inbox belongs to a professional")
     now = clock.now()
     bounds = window_bounds(now, zone)
-    counts, pathways, patients = _summarise(_grouped(actor, now, bounds), query)
+    mine, labels = _my_rows(actor, now)
+    pathways, patients = _options(mine, labels)
+    chosen = [r for r in mine if (query.pathway_key is None or r.pathway_key == query.pathway_key)
+              and (query.patient_id is None or r.patient_id == query.patient_id)]
+    counts = {w: sum(1 for r in chosen if _in_window(r.due_at, bounds[w])) for w in WINDOWS}
     pages = max(1, -(-counts[query.window] // query.per_page))
     if query.page > pages:
         query = InboxListQuery(query.window, query.pathway_key, query.patient_id, query.sort, pages, query.per_page)
-    rows = _page_rows(actor, now, query, bounds[query.window]) if counts[query.window] else []
+    listed = sorted((r for r in chosen if _in_window(r.due_at, bounds[query.window])), key=_sort_key(query.sort))
+    rows = listed[(query.page - 1) * query.per_page:query.page * query.per_page]
     shown = {r.patient_id for r in rows} | {int(p.value) for p in patients}
     audit.record(actor, "inbox.listed", at=now, object_type="inbox",
                  details={"patients": sorted(shown), "count": len(rows), "total": counts[query.window],
