@@ -20,6 +20,7 @@ ENV_SETTINGS = (
     "PARCOURS_QUIET_SUNDAYS",  # "1" / "0"
     "PARCOURS_NOTIFY_MAX_ATTEMPTS",  # attempts per channel before the fallback channel
     "PARCOURS_NOTIFY_RETRY_SECONDS",  # first retry delay, doubled at each attempt
+    "PARCOURS_NOTIFY_LEASE_SECONDS",  # how long a claimed reminder is held before another dispatcher takes it
     "PARCOURS_PUBLIC_URL",  # base of the links in messages
     "PARCOURS_CANCEL_CONTACT",  # how a patient cancels (a phone number of the practice)
     "PARCOURS_PATIENT_LINK_HOURS",  # lifetime of a one-time patient link
@@ -33,6 +34,9 @@ class NotifySettings:
     quiet_hours: QuietHours = QuietHours()
     max_attempts: int = 3
     retry_delay: timedelta = timedelta(minutes=1)
+    # A dispatcher's hold on the reminders it claimed; past it (the dispatcher died), another one sends them.
+    # Longer than a batch takes to send (500 x a few ms with the pooled SMTP channel), or a live dispatcher's
+    # rows could be taken over before it reaches them.
     lease: timedelta = timedelta(minutes=5)
     due_soon: timedelta = timedelta(hours=24)
     public_url: str = "http://localhost:5000"
@@ -64,6 +68,7 @@ class NotifySettings:
             quiet_hours=quiet,
             max_attempts=number("PARCOURS_NOTIFY_MAX_ATTEMPTS", cls.max_attempts),
             retry_delay=timedelta(seconds=number("PARCOURS_NOTIFY_RETRY_SECONDS", 60)),
+            lease=timedelta(seconds=number("PARCOURS_NOTIFY_LEASE_SECONDS", 300)),
             public_url=str(config.get("PARCOURS_PUBLIC_URL") or cls.public_url).rstrip("/"),
             cancel_contact=str(config.get("PARCOURS_CANCEL_CONTACT") or cls.cancel_contact),
             patient_link_lifetime=timedelta(hours=number("PARCOURS_PATIENT_LINK_HOURS", 48)),

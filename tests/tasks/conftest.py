@@ -11,6 +11,7 @@ from celery import Celery
 from flask import Flask
 
 from tasks.celery_app import celery_init_app
+from tests.tasks.workers import CeleryProcess
 
 # A database number of our own on the shared Redis: only this one is ever flushed.
 REDIS_TEST_URL = os.environ.get("PARCOURS_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
@@ -44,3 +45,12 @@ def redis_celery(app: Flask, monkeypatch: pytest.MonkeyPatch, redis_db: redis.Re
     celery = bind_celery(app, monkeypatch, REDIS_TEST_URL)
     yield celery
     celery.close()
+
+
+@pytest.fixture
+def processes() -> Iterator[list[CeleryProcess]]:
+    """Started worker and beat processes are stopped (and their groups killed) whatever the test's outcome."""
+    started: list[CeleryProcess] = []
+    yield started
+    for process in started:
+        process.stop()

@@ -35,20 +35,12 @@ from engine.services.people import create_patient
 from engine.types import Actor
 from tests.factories import deploy_test_bpmn, make_team
 from tests.tasks.conftest import REDIS_TEST_URL
-from tests.tasks.workers import CeleryProcess, job_env, wait_until
+from tests.tasks.workers import CeleryProcess, database_url, job_env, wait_until
 
 pytestmark = pytest.mark.slow
 
 LATENESS_TARGET = timedelta(seconds=5)  # DESIGN §5: p99 lateness <= 5 s
 FIRE_TIMEOUT = 90.0
-
-
-def _database_url(app: Flask) -> str:
-    with app.app_context():
-        url = db.engine.url
-        if url.drivername.startswith("postgresql"):
-            url = url.set(drivername="postgresql")
-        return url.render_as_string(hide_password=False)
 
 
 def _enrol_due_in(clock: ManualClock, seconds: float, identifiers: list[str]) -> list[int]:
@@ -97,20 +89,11 @@ def sqlite_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     yield from _fresh(_app_for("sqlite", tmp_path_factory))
 
 
-@pytest.fixture
-def processes() -> Iterator[list[CeleryProcess]]:
-    """Started processes are stopped (and their groups killed) whatever the test's outcome."""
-    started: list[CeleryProcess] = []
-    yield started
-    for process in started:
-        process.stop()
-
-
 @pytest.mark.postgres_only
 def test_timer_fires_on_time_and_next_work_item_appears_when_worker_and_beat_run_on_redis(
         pg_app: Flask, redis_db: redis.Redis, processes: list[CeleryProcess], tmp_path: Path) -> None:
     clock: ManualClock = pg_app.extensions["parcours_clock"]
-    env = job_env(tmp_path, _database_url(pg_app), REDIS_TEST_URL)
+    env = job_env(tmp_path, database_url(pg_app), REDIS_TEST_URL)
     processes.append(worker := CeleryProcess("worker", env, tmp_path / "worker.log", "--concurrency", "2"))
     processes.append(beat := CeleryProcess("beat", env, tmp_path / "beat.log"))
     worker.wait_ready()
@@ -125,7 +108,7 @@ def test_timer_fires_on_time_and_next_work_item_appears_when_worker_and_beat_run
 def test_timer_fires_when_worker_and_beat_run_on_the_embedded_broker(
         sqlite_app: Flask, processes: list[CeleryProcess], tmp_path: Path) -> None:
     clock: ManualClock = sqlite_app.extensions["parcours_clock"]
-    env = job_env(tmp_path, _database_url(sqlite_app), None)
+    env = job_env(tmp_path, database_url(sqlite_app), None)
     processes.append(worker := CeleryProcess("worker", env, tmp_path / "worker.log", "--concurrency", "1"))
     processes.append(beat := CeleryProcess("beat", env, tmp_path / "beat.log"))
     worker.wait_ready()
@@ -151,7 +134,7 @@ def test_each_timer_fires_exactly_once_when_the_worker_is_killed_mid_firing(
     markers.mkdir()
     # Lost jobs (prefetched by the killed worker, unacknowledged) are queued again 3 s after their due time
     # instead of waiting for Redis' visibility timeout.
-    env = job_env(tmp_path, _database_url(pg_app), REDIS_TEST_URL, PARCOURS_TIMER_REQUEUE_SECONDS="3")
+    env = job_env(tmp_path, database_url(pg_app), REDIS_TEST_URL, PARCOURS_TIMER_REQUEUE_SECONDS="3")
     slow = {**env, "PARCOURS_TEST_FIRE_DELAY_SECONDS": "1.5", "PARCOURS_TEST_FIRE_MARKER_DIR": str(markers)}
     processes.append(doomed := CeleryProcess("worker", slow, tmp_path / "doomed.log", "--concurrency", "2"))
     processes.append(beat := CeleryProcess("beat", env, tmp_path / "beat.log"))
@@ -228,7 +211,7 @@ def test_timers_due_while_redis_is_down_fire_once_when_it_returns(
         processes: list[CeleryProcess], tmp_path: Path) -> None:
     url, stop_redis, start_redis = private_redis
     clock: ManualClock = pg_app.extensions["parcours_clock"]
-    env = job_env(tmp_path, _database_url(pg_app), url, PARCOURS_TIMER_REQUEUE_SECONDS="3")
+    env = job_env(tmp_path, database_url(pg_app), url, PARCOURS_TIMER_REQUEUE_SECONDS="3")
     processes.append(worker := CeleryProcess("worker", env, tmp_path / "worker.log", "--concurrency", "2"))
     processes.append(beat := CeleryProcess("beat", env, tmp_path / "beat.log"))
     worker.wait_ready()
@@ -277,7 +260,7 @@ def test_reminder_reaches_a_real_smtp_server_when_worker_and_beat_run_on_redis(
     day = (datetime.now(UTC) + timedelta(days=3)).date()
     reminder_id = enrol_critical_reminder(clock, patient_with_team(clock), day=day.isoformat()).id
     with SmtpSink() as sink:
-        env = job_env(tmp_path, _database_url(pg_app), REDIS_TEST_URL, PARCOURS_NOTIFY_EMAIL_URL=sink.smtp_url,
+        env = job_env(tmp_path, database_url(pg_app), REDIS_TEST_URL, PARCOURS_NOTIFY_EMAIL_URL=sink.smtp_url,
                       PARCOURS_REMINDER_DISPATCH_SECONDS="1", PARCOURS_QUIET_HOURS="none",
                       PARCOURS_QUIET_SUNDAYS="0")  # the test runs at any hour: no quiet window
         processes.append(worker := CeleryProcess("worker", env, tmp_path / "worker.log", "--concurrency", "2"))
@@ -287,7 +270,7 @@ def test_reminder_reaches_a_real_smtp_server_when_worker_and_beat_run_on_redis(
         time.sleep(3)  # a few more dispatch rounds: still one message
     assert len(sink.received) == 1 and received[0].recipients == ["jeanne@example.org"]
     text = received[0].text
-    assert f"{day.day:02d}" in text and "14 h" in text and "STOP" in text
+    assert f" {day.day} " in text and "14 h" in text and "STOP" in text  # "vendredi 4 décembre 2026 à 14 h"
     assert "rappel_critique" not in text and "chirurgie" not in text.lower()
     _fresh_read()
     reminder = db.session.get(Reminder, reminder_id)

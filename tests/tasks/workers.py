@@ -11,8 +11,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
+
+from engine.db import db
+
 CELERY = [sys.executable, "-m", "celery", "-A", "tasks.worker"]
 READY_TIMEOUT = 90.0
+
+
+def database_url(app: Flask) -> str:
+    """The URL of ``app``'s database, for a worker's DATABASE_URL (the password kept, psycopg's driver default)."""
+    with app.app_context():
+        url = db.engine.url
+        if url.drivername.startswith("postgresql"):
+            url = url.set(drivername="postgresql")
+        return url.render_as_string(hide_password=False)
 
 
 def job_env(instance: Path, database_url: str, broker: str | None, **extra: str) -> dict[str, str]:
