@@ -32,13 +32,7 @@ def list_my_patients(actor: Actor, *, clock: Clock, after_id: int | None = None,
     now = clock.now()
     query = select(Patient).order_by(Patient.id).limit(limit)
     if not actor.is_trusted_operator:
-        mine = select(CareTeamMember.patient_id).where(
-            CareTeamMember.professional_id == actor.professional_id, CareTeamMember.period_start <= now,
-            or_(CareTeamMember.period_end.is_(None), CareTeamMember.period_end > now))
-        visible = Patient.id.in_(mine)
-        if "coordinateur" in actor.roles and actor.site:
-            visible = or_(visible, Patient.site == actor.site)
-        query = query.where(visible)
+        query = query.where(patient_records.visible_patients(actor, now))
     if after_id is not None:
         query = query.where(Patient.id > after_id)
     patients = list(db.session.scalars(query))

@@ -82,7 +82,7 @@ def masked_ins(ins: str | None) -> str | None:
     return "•" * max(0, len(ins) - 2) + ins[-2:]
 
 
-def _visible_patients(actor: Actor, at: datetime) -> Any:
+def visible_patients(actor: Actor, at: datetime) -> Any:
     """SELECT of the patient ids the actor may see now: care-team membership; coordinators: their site too."""
     member = select(CareTeamMember.patient_id).where(
         CareTeamMember.professional_id == actor.professional_id, CareTeamMember.period_start <= at,
@@ -102,7 +102,7 @@ def list_patients(actor: Actor, *, clock: Clock, search: str | None = None, limi
     now = clock.now()
     query = select(Patient)
     if not actor.is_trusted_operator:
-        query = query.where(_visible_patients(actor, now))
+        query = query.where(visible_patients(actor, now))
     text = (search or "").strip()
     if text:
         like = f"%{text.lower()}%"
