@@ -12,13 +12,14 @@ Monday 00:00 (earlier this week included); ``all`` = every open item, with or wi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select, tuple_, union_all
+from sqlalchemy import Select, and_, bindparam, or_, select, tuple_, union_all
 
 from engine.clock import Clock
 from engine.db import db
@@ -187,15 +188,33 @@ def my_open_items(actor: Actor, *, at: datetime) -> Any:
     The rows come straight from the two index scans (no second lookup by id); the queue side is a semi-join
     on my care-team memberships, so a membership recorded twice cannot list an item twice.
     """
+    return _my_items(actor.professional_id, at)
+
+
+def _my_items(professional_id: Any, at: Any) -> Any:
     columns = [getattr(WorkItem, name) for name in ITEM_COLUMNS]
-    mine = select(*columns).where(WorkItem.assignee_id == actor.professional_id, WorkItem.status.in_(OPEN_STATUSES))
+    mine = select(*columns).where(WorkItem.assignee_id == professional_id, WorkItem.status.in_(OPEN_STATUSES))
     memberships = select(CareTeamMember.patient_id, CareTeamMember.role_code).where(
-        CareTeamMember.professional_id == actor.professional_id,
+        CareTeamMember.professional_id == professional_id,
         CareTeamMember.period_start <= at,
         or_(CareTeamMember.period_end.is_(None), CareTeamMember.period_end > at))
     queue = select(*columns).where(WorkItem.assignee_id.is_(None), WorkItem.status == WorkItemStatus.OPEN.value,
                                    tuple_(WorkItem.patient_id, WorkItem.role_code).in_(memberships))
     return union_all(mine, queue).subquery("my_items")
+
+
+@functools.cache
+def _listing_statement() -> Select[Any]:
+    """My open items joined to their patient and pathway version, built once per process with bound
+    parameters (professional_id, at): each listing then skips building and keying a new statement."""
+    my = _my_items(bindparam("professional_id"), bindparam("at"))
+    columns = [my.c.id, my.c.title, my.c.patient_id, Patient.given_name, Patient.family_name, PathwayVersion.key,
+               PathwayVersion.title.label("pathway_title"), my.c.role_code, my.c.priority, my.c.due_at, my.c.status,
+               my.c.kind, my.c.assignee_id]
+    return (select(*columns).select_from(my)
+            .join(Patient, Patient.id == my.c.patient_id)
+            .join(PathwayInstance, PathwayInstance.id == my.c.instance_id)
+            .join(PathwayVersion, PathwayVersion.id == PathwayInstance.version_id))
 
 
 def _in_window(due: datetime | None, bounds: tuple[datetime | None, datetime | None]) -> bool:
@@ -205,36 +224,29 @@ def _in_window(due: datetime | None, bounds: tuple[datetime | None, datetime | N
     return due is not None and (start is None or due >= start) and (end is None or due < end)
 
 
-def _my_rows(actor: Actor, now: datetime) -> tuple[list[InboxRow], dict[int, str]]:
+def _my_rows(actor: Actor, now: datetime) -> list[Any]:
     """Every open item of mine with its patient's name and its pathway: one query, joined (no query per row).
 
     One query for the page, the counts and the filter options: an inbox holds a few hundred open items, and
-    reading them once costs less than a grouped query plus a page query over the same UNION.
+    reading them once costs less than a grouped query plus a page query over the same UNION. Rows stay
+    database rows here; only the page's rows become ``InboxRow``.
     """
-    my = my_open_items(actor, at=now)
-    columns = [my.c.id, my.c.title, my.c.patient_id, Patient.given_name, Patient.family_name, PathwayVersion.key,
-               PathwayVersion.title.label("pathway_title"), my.c.role_code, my.c.priority, my.c.due_at, my.c.status,
-               my.c.kind, my.c.assignee_id]
-    query = (select(*columns).select_from(my)
-             .join(Patient, Patient.id == my.c.patient_id)
-             .join(PathwayInstance, PathwayInstance.id == my.c.instance_id)
-             .join(PathwayVersion, PathwayVersion.id == PathwayInstance.version_id))
-    rows, labels = [], {}
-    for r in db.session.execute(query):
-        rows.append(InboxRow(r.id, r.title, r.patient_id, f"{r.given_name} {r.family_name}", r.key, r.pathway_title,
-                             r.role_code, r.priority, r.due_at, r.status, r.kind,
-                             r.assignee_id == actor.professional_id, r.due_at is not None and r.due_at < now))
-        labels[r.patient_id] = f"{r.family_name.upper()} {r.given_name}"  # how the patient filter lists them
-    return rows, labels
+    return list(db.session.execute(_listing_statement(), {"professional_id": actor.professional_id, "at": now}))
 
 
-def _options(rows: list[InboxRow], labels: dict[int, str]) -> tuple[list[FilterOption], list[FilterOption]]:
+def _inbox_row(r: Any, actor: Actor, now: datetime) -> InboxRow:
+    return InboxRow(r.id, r.title, r.patient_id, f"{r.given_name} {r.family_name}", r.key, r.pathway_title,
+                    r.role_code, r.priority, r.due_at, r.status, r.kind, r.assignee_id == actor.professional_id,
+                    r.due_at is not None and r.due_at < now)
+
+
+def _options(rows: list[Any]) -> tuple[list[FilterOption], list[FilterOption]]:
     """The pathways and the patients of all my open items (whatever the filter), with their counts."""
     pathways: dict[str, list[Any]] = {}
     patients: dict[int, list[Any]] = {}
     for r in rows:
-        pathways.setdefault(r.pathway_key, [r.pathway_title, 0])[1] += 1
-        patients.setdefault(r.patient_id, [labels[r.patient_id], 0])[1] += 1
+        pathways.setdefault(r.key, [r.pathway_title, 0])[1] += 1
+        patients.setdefault(r.patient_id, [f"{r.family_name.upper()} {r.given_name}", 0])[1] += 1
     return (sorted((FilterOption(k, t, n) for k, (t, n) in pathways.items()), key=lambda o: (o.label, o.value)),
             sorted((FilterOption(str(k), t, n) for k, (t, n) in patients.items()), key=lambda o: (o.label, o.value)))
 
@@ -246,7 +258,7 @@ def _sort_key(sort: str) -> Any:
     """The inbox order: due date (none last), then id; for ``priority`` the priority first (stat first)."""
     rank = {p: i for i, p in enumerate(PRIORITY_ORDER)}
 
-    def by_due(r: InboxRow) -> tuple[Any, ...]:
+    def by_due(r: Any) -> tuple[Any, ...]:
         return (r.due_at is None, r.due_at or EPOCH, r.id)
 
     if sort == "priority":
@@ -264,16 +276,16 @@ def list_inbox_page(actor: Actor, query: InboxListQuery, *, clock: Clock, zone: 
         raise NotPermitted("the inbox belongs to a professional")
     now = clock.now()
     bounds = window_bounds(now, zone)
-    mine, labels = _my_rows(actor, now)
-    pathways, patients = _options(mine, labels)
-    chosen = [r for r in mine if (query.pathway_key is None or r.pathway_key == query.pathway_key)
+    mine = _my_rows(actor, now)
+    pathways, patients = _options(mine)
+    chosen = [r for r in mine if (query.pathway_key is None or r.key == query.pathway_key)
               and (query.patient_id is None or r.patient_id == query.patient_id)]
     counts = {w: sum(1 for r in chosen if _in_window(r.due_at, bounds[w])) for w in WINDOWS}
     pages = max(1, -(-counts[query.window] // query.per_page))
     if query.page > pages:
         query = InboxListQuery(query.window, query.pathway_key, query.patient_id, query.sort, pages, query.per_page)
     listed = sorted((r for r in chosen if _in_window(r.due_at, bounds[query.window])), key=_sort_key(query.sort))
-    rows = listed[(query.page - 1) * query.per_page:query.page * query.per_page]
+    rows = [_inbox_row(r, actor, now) for r in listed[(query.page - 1) * query.per_page:query.page * query.per_page]]
     shown = {r.patient_id for r in rows} | {int(p.value) for p in patients}
     audit.record(actor, "inbox.listed", at=now, object_type="inbox",
                  details={"patients": sorted(shown), "count": len(rows), "total": counts[query.window],
