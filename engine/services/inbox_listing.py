@@ -240,13 +240,36 @@ def _inbox_row(r: Any, actor: Actor, now: datetime) -> InboxRow:
                     r.due_at is not None and r.due_at < now)
 
 
+def _counts(rows: list[Any], bounds: dict[str, tuple[datetime | None, datetime | None]]) -> dict[str, int]:
+    """How many rows fall in each window (one pass over the rows)."""
+    counts = dict.fromkeys(WINDOWS, 0)
+    spans = [(w, *bounds[w]) for w in WINDOWS if w != "all"]
+    counts["all"] = len(rows)
+    for r in rows:
+        due = r.due_at
+        if due is None:
+            continue
+        for window, start, end in spans:
+            if (start is None or due >= start) and (end is None or due < end):
+                counts[window] += 1
+    return counts
+
+
 def _options(rows: list[Any]) -> tuple[list[FilterOption], list[FilterOption]]:
     """The pathways and the patients of all my open items (whatever the filter), with their counts."""
     pathways: dict[str, list[Any]] = {}
     patients: dict[int, list[Any]] = {}
     for r in rows:
-        pathways.setdefault(r.key, [r.pathway_title, 0])[1] += 1
-        patients.setdefault(r.patient_id, [f"{r.family_name.upper()} {r.given_name}", 0])[1] += 1
+        pathway = pathways.get(r.key)
+        if pathway is None:
+            pathways[r.key] = [r.pathway_title, 1]
+        else:
+            pathway[1] += 1
+        patient = patients.get(r.patient_id)
+        if patient is None:
+            patients[r.patient_id] = [f"{r.family_name.upper()} {r.given_name}", 1]
+        else:
+            patient[1] += 1
     return (sorted((FilterOption(k, t, n) for k, (t, n) in pathways.items()), key=lambda o: (o.label, o.value)),
             sorted((FilterOption(str(k), t, n) for k, (t, n) in patients.items()), key=lambda o: (o.label, o.value)))
 
@@ -280,7 +303,7 @@ def list_inbox_page(actor: Actor, query: InboxListQuery, *, clock: Clock, zone: 
     pathways, patients = _options(mine)
     chosen = [r for r in mine if (query.pathway_key is None or r.key == query.pathway_key)
               and (query.patient_id is None or r.patient_id == query.patient_id)]
-    counts = {w: sum(1 for r in chosen if _in_window(r.due_at, bounds[w])) for w in WINDOWS}
+    counts = _counts(chosen, bounds)
     pages = max(1, -(-counts[query.window] // query.per_page))
     if query.page > pages:
         query = InboxListQuery(query.window, query.pathway_key, query.patient_id, query.sort, pages, query.per_page)
