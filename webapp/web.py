@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_login import current_user
 
 from engine.clock import Clock
@@ -17,7 +17,15 @@ def clock() -> Clock:
 
 
 def viewer_zone() -> ZoneInfo:
-    """The signed-in professional's timezone, else the site's (PARCOURS_TIMEZONE)."""
+    """The signed-in professional's timezone, else the site's (PARCOURS_TIMEZONE); read once per request
+    (every date a page shows asks for it, and each look at ``current_user`` goes through Flask-Login)."""
+    zone = g.get("parcours_viewer_zone")
+    if zone is None:
+        zone = g.parcours_viewer_zone = _viewer_zone()
+    return zone  # type: ignore[no-any-return]
+
+
+def _viewer_zone() -> ZoneInfo:
     name = None
     if current_user and getattr(current_user, "is_authenticated", False):
         name = getattr(current_user, "timezone", None)
