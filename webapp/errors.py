@@ -99,9 +99,10 @@ def _http_error(exc: HTTPException) -> Response:
     db.session.rollback()
     status = exc.code or 500
     response = error_response(status, exc.description or TITLES.get(status, "Error"))
+    original = exc.get_response().headers
     for name in ("Retry-After", "Allow", "WWW-Authenticate"):
-        if exc.get_response().headers.get(name):
-            response.headers[name] = exc.get_response().headers[name]
+        if original.get(name):
+            response.headers[name] = original[name]
     return response
 
 

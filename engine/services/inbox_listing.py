@@ -19,7 +19,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, bindparam, or_, select, tuple_, union_all
+from sqlalchemy import Select, bindparam, or_, select, tuple_, union_all
 
 from engine.clock import Clock
 from engine.db import db
@@ -151,20 +151,8 @@ def listing_query(params: Mapping[str, Any], *, page: int = 1, per_page: int = 2
 
 
 def my_open_item_ids(actor: Actor, *, at: datetime) -> Any:
-    """The ids of my open work items: assigned to me, or in my roles' queues in my care teams now.
-
-    Two index-driven selects glued by UNION ALL (they never overlap: a queue item has no assignee), so that
-    neither side degrades into a scan of the whole work_item table.
-    """
-    mine = select(WorkItem.id).where(WorkItem.assignee_id == actor.professional_id,
-                                     WorkItem.status.in_(OPEN_STATUSES))
-    queue = select(WorkItem.id).join(CareTeamMember, and_(
-        CareTeamMember.patient_id == WorkItem.patient_id, CareTeamMember.role_code == WorkItem.role_code)).where(
-        CareTeamMember.professional_id == actor.professional_id,
-        CareTeamMember.period_start <= at,
-        or_(CareTeamMember.period_end.is_(None), CareTeamMember.period_end > at),
-        WorkItem.assignee_id.is_(None), WorkItem.status == WorkItemStatus.OPEN.value)
-    return union_all(mine, queue)
+    """The ids of my open work items: assigned to me, or in my roles' queues in my care teams now."""
+    return select(my_open_items(actor.professional_id, at).c.id)
 
 
 def window_bounds(now: datetime, zone: ZoneInfo) -> dict[str, tuple[datetime | None, datetime | None]]:
@@ -182,16 +170,15 @@ ITEM_COLUMNS = ("id", "title", "patient_id", "instance_id", "role_code", "priori
                 "assignee_id")
 
 
-def my_open_items(actor: Actor, *, at: datetime) -> Any:
-    """A subquery of my open work items' columns (``ITEM_COLUMNS``), scoped like ``my_open_item_ids``.
+def my_open_items(professional_id: Any, at: Any) -> Any:
+    """A subquery of the open work items' columns (``ITEM_COLUMNS``) of a professional at a moment (values or
+    bound parameters): assigned to them, or in their roles' queues in their care teams then.
 
-    The rows come straight from the two index scans (no second lookup by id); the queue side is a semi-join
-    on my care-team memberships, so a membership recorded twice cannot list an item twice.
+    Two index-driven selects glued by UNION ALL (they never overlap: a queue item has no assignee), so that
+    neither side degrades into a scan of the whole work_item table; the rows come straight from the index
+    scans, and the queue side is a semi-join on the memberships (a membership recorded twice cannot list an
+    item twice).
     """
-    return _my_items(actor.professional_id, at)
-
-
-def _my_items(professional_id: Any, at: Any) -> Any:
     columns = [getattr(WorkItem, name) for name in ITEM_COLUMNS]
     mine = select(*columns).where(WorkItem.assignee_id == professional_id, WorkItem.status.in_(OPEN_STATUSES))
     memberships = select(CareTeamMember.patient_id, CareTeamMember.role_code).where(
@@ -207,7 +194,7 @@ def _my_items(professional_id: Any, at: Any) -> Any:
 def _listing_statement() -> Select[Any]:
     """My open items joined to their patient and pathway version, built once per process with bound
     parameters (professional_id, at): each listing then skips building and keying a new statement."""
-    my = _my_items(bindparam("professional_id"), bindparam("at"))
+    my = my_open_items(bindparam("professional_id"), bindparam("at"))
     columns = [my.c.id, my.c.title, my.c.patient_id, Patient.given_name, Patient.family_name, PathwayVersion.key,
                PathwayVersion.title.label("pathway_title"), my.c.role_code, my.c.priority, my.c.due_at, my.c.status,
                my.c.kind, my.c.assignee_id]
