@@ -9,11 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jsonschema.exceptions import SchemaError
+from jsonschema.validators import Draft202012Validator, validator_for
 from lxml import etree
+from sqlalchemy import select
 
 from engine.bpmn.parser import NS
 from engine.bpmn.xml_safety import parse_xml
+from engine.db import db
 from engine.errors import InvalidInput, NotFound, Problem
+from engine.models import Role
+from engine.notify.settings import DEFAULT_TEMPLATES_DIR
+from engine.notify.templates import template_keys
 from engine.services.pathways import read_pathway_source
 
 STARTERS_DIR = Path(__file__).resolve().parents[2] / "workflows" / "starters"
@@ -143,3 +150,34 @@ def form_text_problems(filename: str, forms: dict[str, Any], tasks_by_form: dict
                                                                      f"(line {exc.lineno}, column {exc.colno}: "
                                                                      f"{exc.msg})"))
     return problems
+
+
+@dataclass(frozen=True)
+class EditorCatalogue:
+    """What the properties panel offers by name: roles (lanes, recipients) and message templates."""
+
+    roles: list[tuple[str, str]]  # (code, French label)
+    templates: list[str]
+
+
+def editor_catalogue(templates_dir: Path | None = None) -> EditorCatalogue:
+    roles = [(r.code, r.label_fr) for r in db.session.scalars(select(Role).order_by(Role.code))]
+    return EditorCatalogue(roles, template_keys(templates_dir or DEFAULT_TEMPLATES_DIR))
+
+
+def form_schema(text: str) -> dict[str, Any]:
+    """A form's JSON Schema from the editor's text, or InvalidInput saying (in French) what is wrong."""
+    try:
+        schema = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"JSON invalide (ligne {exc.lineno}, colonne {exc.colno}) : {exc.msg}") from None
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        raise InvalidInput('le formulaire doit décrire un objet : {"type": "object", "properties": {...}}')
+    try:
+        validator_for(schema, default=Draft202012Validator).check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.path) or "racine"
+        raise InvalidInput(f"schéma JSON invalide ({where}) : {exc.message}") from None
+    except (TypeError, ValueError, LookupError) as exc:
+        raise InvalidInput(f"schéma JSON invalide : {exc}") from None
+    return schema

@@ -46,7 +46,7 @@ from engine.types import Actor
 
 __all__ = [
     "DeployPreview", "DraftSummary", "StarterTemplate", "create_draft", "delete_draft", "deploy_draft",
-    "deploy_preview", "draft_source", "get_draft", "list_drafts", "save_draft", "starter_templates",
+    "deploy_preview", "draft_source", "draft_summary", "get_draft", "list_drafts", "save_draft", "starter_templates",
     "validate_draft",
 ]
 
@@ -160,6 +160,13 @@ def get_draft(draft_id: int, *, for_update: bool = False) -> PathwayDraft:
     if draft is None:
         raise NotFound(f"no draft {draft_id}")
     return draft
+
+
+def draft_summary(draft: PathwayDraft) -> DraftSummary:
+    """One draft as the list shows it (with the version numbers it is based on / was deployed as)."""
+    return DraftSummary(draft.id, draft.key, draft.title, draft.status, draft.revision,
+                        _version_number(draft.base_version_id), _version_number(draft.deployed_version_id),
+                        draft.created_by_label, draft.updated_at, draft.updated_by_label)
 
 
 def list_drafts() -> list[DraftSummary]:
