@@ -45,9 +45,9 @@ from engine.services.pathways import DeployResult, PathwaySource, deploy_pathway
 from engine.types import Actor
 
 __all__ = [
-    "DeployPreview", "DraftSummary", "StarterTemplate", "create_draft", "delete_draft", "deploy_draft",
-    "deploy_preview", "draft_source", "draft_summary", "get_draft", "list_drafts", "save_draft", "starter_templates",
-    "validate_draft",
+    "CopyableVersion", "DeployPreview", "DraftSummary", "StarterTemplate", "copyable_versions", "create_draft",
+    "delete_draft", "deploy_draft", "deploy_preview", "draft_source", "draft_summary", "get_draft", "list_drafts",
+    "save_draft", "starter_templates", "validate_draft",
 ]
 
 
@@ -153,6 +153,28 @@ def create_draft(*, actor: Actor, clock: Clock, template: str | None = None, fro
     audit.record(actor, "draft.created", at=clock.now(), object_type="pathway_draft", object_id=draft.id,
                  details={"key": draft.key, **details})
     return draft
+
+
+@dataclass(frozen=True)
+class CopyableVersion:
+    """The latest version of a deployed pathway, offered as the start of a new draft."""
+
+    id: int
+    key: str
+    version: int
+    title: str
+
+
+def copyable_versions() -> list[CopyableVersion]:
+    """The latest version of every deployed pathway, by key."""
+    latest = (select(PathwayVersion.key, func.max(PathwayVersion.version).label("version"))
+              .group_by(PathwayVersion.key).subquery())
+    columns = (PathwayVersion.id, PathwayVersion.key, PathwayVersion.version, PathwayVersion.title)
+    rows = db.session.execute(select(*columns)
+                              .join(latest, (latest.c.key == PathwayVersion.key)
+                                    & (latest.c.version == PathwayVersion.version))
+                              .order_by(PathwayVersion.key)).all()
+    return [CopyableVersion(*row) for row in rows]
 
 
 def get_draft(draft_id: int, *, for_update: bool = False) -> PathwayDraft:

@@ -28,6 +28,7 @@ def _index_page(status: int = 200, error: str | None = None, problems: list[Any]
                 ) -> tuple[str, int]:
     return render_template("studio/modeler/index.html", drafts=drafts.list_drafts(),
                            starters=drafts.starter_templates(_workflows_dir() / "starters"),
+                           versions=drafts.copyable_versions(),
                            error=error, problems=problems or []), status
 
 

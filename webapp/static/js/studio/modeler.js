@@ -135,7 +135,8 @@
         button.textContent = name + problem.element_id;
         button.addEventListener("click", function () {
           modeler.get("selection").select(target);
-          canvas.scrollToElement(target);
+          if (canvas.zoom() < 0.8) { canvas.zoom(1); }
+          canvas.scrollToElement(target, { top: 120, bottom: 120, left: 120, right: 120 });
         });
         item.appendChild(button);
         item.appendChild(document.createTextNode(" : " + problem.reason));
