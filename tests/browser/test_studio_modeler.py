@@ -140,3 +140,79 @@ def test_a_user_task_outside_every_lane_is_marked_on_the_diagram_and_deploy_is_r
     shots.take(page, "deploiement-refuse")
     with live_server.database():
         assert db.session.scalar(select(func.count(PathwayVersion.id))) == versions_before
+
+
+def test_properties_panel_edits_lane_role_task_properties_and_form_with_undo(live_server, open_page, shots):
+    page = open_page("coordinateur")
+    sign_in(page, "coordinateur")
+    page.goto("/studio/drafts/")
+    new = page.locator("#new-from-template")
+    new.get_by_label("Clé du parcours (identifiant)").fill("suivi_telephonique")
+    new.get_by_label("Titre").fill("Suivi téléphonique")
+    new.get_by_role("button", name="Créer le brouillon").click()
+    expect(page.locator('#canvas[data-ready="1"]')).to_be_attached()
+    panel = page.locator("#properties")
+
+    # The lane's role is picked from the role catalogue.
+    lane = page.locator('#canvas g.djs-element[data-element-id="Lane_infirmier"]')
+    palette = page.locator(".djs-palette").bounding_box()
+    assert palette
+    for _ in range(20):  # scroll the diagram (mouse wheel) until the lane's header is clear of the palette
+        lane_box = lane.bounding_box()
+        assert lane_box
+        if lane_box["x"] > palette["x"] + palette["width"] + 20:
+            break
+        page.mouse.move(palette["x"] + palette["width"] + 200, lane_box["y"] + 40)
+        page.mouse.wheel(-100, 0)
+        page.wait_for_timeout(50)
+    lane.click(position={"x": 12, "y": 60})
+    expect(panel).to_have_attribute("data-element-id", "Lane_infirmier")
+    panel.locator('select[name="lane_role"]').select_option("kinesitherapeute")
+    expect(page.locator('#canvas g.djs-element[data-element-id="Lane_infirmier"]')).to_contain_text("kinesitherapeute")
+
+    # The user task's due date and priority; undo puts the due date back.
+    page.locator('#canvas g.djs-element[data-element-id="Task_AppelSuivi"]').click()
+    expect(panel).to_have_attribute("data-element-id", "Task_AppelSuivi")
+    panel.locator('input[name="due"]').fill("P1D")
+    panel.locator('input[name="due"]').press("Enter")
+    panel.locator('select[name="priority"]').select_option("urgent")
+    expect(panel.locator('select[name="priority"]')).to_have_value("urgent")
+    page.locator("#undo").click()
+    expect(panel.locator('select[name="priority"]')).to_have_value("routine")
+    page.locator("#redo").click()
+    expect(panel.locator('select[name="priority"]')).to_have_value("urgent")
+    expect(panel.locator('input[name="due"]')).to_have_value("P1D")
+
+    # Its form: the JSON Schema, previewed as the professional will see it; a broken schema says why.
+    schema = panel.locator('textarea[name="form_schema"]')
+    expect(schema).to_have_value(re.compile("douleur_nrs"))
+    panel.get_by_role("button", name="Aperçu du formulaire").click()
+    expect(panel.locator(".form-preview")).to_contain_text("Douleur (EN 0-10)")
+    expect(panel.locator('.form-preview input[name="douleur_nrs"]')).to_be_visible()
+    shots.take(page, "formulaire-apercu")
+    text = schema.input_value()
+    schema.fill(text.replace('"type": "integer"', '"type": "entier"'))
+    panel.get_by_role("button", name="Aperçu du formulaire").click()
+    expect(panel.locator(".form-preview.form-preview-error")).to_contain_text("schéma JSON invalide")
+    schema.fill(text)
+
+    # The timer offers the pathway's anchor dates by name.
+    page.locator('#canvas g.djs-element[data-element-id="Timer_J1"]').click()
+    expect(panel.locator('button.anchor-chip[data-anchor="date_inclusion"]')).to_be_visible()
+
+    page.locator("#save").click()
+    expect(page.locator('#save-state[data-state="saved"]')).to_be_visible()
+    page.locator("#validate").click()
+    expect(page.locator('#problems-summary[data-count="0"]')).to_be_visible()
+    shots.take(page, "proprietes-enregistrees")
+    with live_server.database():
+        from engine.models import PathwayDraft
+
+        draft = db.session.scalar(select(PathwayDraft).where(PathwayDraft.key == "suivi_telephonique"))
+        assert draft is not None and draft.revision == 2
+        assert 'name="kinesitherapeute"' in draft.bpmn_xml
+        assert '<spiffworkflow:property name="due" value="P1D"' in draft.bpmn_xml
+        assert '<spiffworkflow:property name="priority" value="urgent"' in draft.bpmn_xml
+        fields = draft.forms["suivi_minimal_appel"]["properties"]
+        assert list(fields) == ["patient_joint", "douleur_nrs", "commentaire"]  # the schema's order is kept
+        assert fields["douleur_nrs"]["type"] == "integer"

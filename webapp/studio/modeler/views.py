@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from flask import Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
+from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
 from engine.bpmn.xml_safety import MAX_XML_BYTES
@@ -86,7 +88,17 @@ def edit(draft_id: int) -> str:
                  "preview": url_for("modeler.form_preview"),
                  "deploy": url_for("modeler.deploy", draft_id=draft.id)},
     }
-    return render_template("studio/modeler/edit.html", draft=draft, summary=drafts.draft_summary(draft), data=data)
+    return render_template("studio/modeler/edit.html", draft=draft, summary=drafts.draft_summary(draft),
+                           data_json=_script_json(data))
+
+
+def _script_json(value: Any) -> Markup:
+    """JSON for a <script type="application/json"> block, keys in their order (a form's fields are shown in
+    the order of its schema; Flask's tojson would sort them), with <, >, & and ' escaped."""
+    text = json.dumps(value, ensure_ascii=False)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027")):
+        text = text.replace(char, escaped)
+    return Markup(text)  # noqa: S704 - escaped above, inside a JSON script block
 
 
 def _json_body() -> dict[str, Any]:
