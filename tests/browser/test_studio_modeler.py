@@ -20,7 +20,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
 from engine.db import db
-from engine.models import PathwayVersion
+from engine.models import PathwayDraft, PathwayVersion
 from tests.browser.pages import sign_in
 from tests.conftest import REPO
 
@@ -147,6 +147,7 @@ def test_properties_panel_edits_lane_role_task_properties_and_form_with_undo(liv
     sign_in(page, "coordinateur")
     page.goto("/studio/drafts/")
     new = page.locator("#new-from-template")
+    new.locator('input[name="template"][value="suivi_minimal"]').check()
     new.get_by_label("Clé du parcours (identifiant)").fill("suivi_telephonique")
     new.get_by_label("Titre").fill("Suivi téléphonique")
     new.get_by_role("button", name="Créer le brouillon").click()
@@ -206,8 +207,6 @@ def test_properties_panel_edits_lane_role_task_properties_and_form_with_undo(liv
     expect(page.locator('#problems-summary[data-count="0"]')).to_be_visible()
     shots.take(page, "proprietes-enregistrees")
     with live_server.database():
-        from engine.models import PathwayDraft
-
         draft = db.session.scalar(select(PathwayDraft).where(PathwayDraft.key == "suivi_telephonique"))
         assert draft is not None and draft.revision == 2
         assert 'name="kinesitherapeute"' in draft.bpmn_xml
@@ -216,3 +215,30 @@ def test_properties_panel_edits_lane_role_task_properties_and_form_with_undo(liv
         fields = draft.forms["suivi_minimal_appel"]["properties"]
         assert list(fields) == ["patient_joint", "douleur_nrs", "commentaire"]  # the schema's order is kept
         assert fields["douleur_nrs"]["type"] == "integer"
+
+
+def test_gateway_conditions_are_edited_on_the_outgoing_flows(live_server, open_page):
+    page = open_page("coordinateur")
+    sign_in(page, "coordinateur")
+    page.goto("/studio/drafts/")
+    new = page.locator("#new-from-template")
+    new.locator('input[name="template"][value="suivi_avec_decision"]').check()
+    new.get_by_label("Clé du parcours (identifiant)").fill("suivi_douleur")
+    new.get_by_label("Titre").fill("Suivi de la douleur")
+    new.get_by_role("button", name="Créer le brouillon").click()
+    expect(page.locator('#canvas[data-ready="1"]')).to_be_attached()
+    page.locator('#canvas g.djs-element[data-element-id="Gateway_Douleur"]').click()
+    panel = page.locator('#properties[data-element-id="Gateway_Douleur"]')
+    condition = panel.locator('input[name="condition_Flow_Douleur_Oui"]')
+    expect(condition).to_have_value("douleur_nrs >= seuil_douleur")
+    expect(panel.locator('select[name="default_flow"]')).to_have_value("Flow_Douleur_Non")
+    condition.fill("douleur_nrs >= seuil_douleur or patient_joint == 'non'")
+    condition.press("Enter")
+    page.locator("#save").click()
+    expect(page.locator('#save-state[data-state="saved"]')).to_be_visible()
+    page.locator("#validate").click()
+    expect(page.locator('#problems-summary[data-count="0"]')).to_be_visible()
+    with live_server.database():
+        draft = db.session.scalar(select(PathwayDraft).where(PathwayDraft.key == "suivi_douleur"))
+        assert draft is not None
+        assert "douleur_nrs &gt;= seuil_douleur or patient_joint == 'non'" in draft.bpmn_xml

@@ -85,6 +85,12 @@ def test_starter_template_creates_a_deployable_draft_under_the_new_key(manager, 
     assert _audit("draft.created")[0].details == {"key": "suivi_plaie", "template": "suivi_minimal"}
 
 
+@pytest.mark.parametrize("starter", [t.name for t in starter_templates()])
+def test_every_starter_template_validates_with_its_forms(manager, clock, starter):
+    draft = create_draft(actor=manager, clock=clock, template=starter, key=f"essai_{starter}")
+    assert draft.forms and validate_draft(draft) == []
+
+
 def test_starter_refuses_the_key_of_a_deployed_pathway(manager, clock, rrac_v1):
     with pytest.raises(InvalidInput, match="already deployed"):
         create_draft(actor=manager, clock=clock, template="suivi_minimal", key="rrac_epaule")
