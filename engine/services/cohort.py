@@ -88,7 +88,7 @@ class VersionSummary:
     version: PathwayVersion
     running: int
     in_error: int
-    later_versions: tuple[int, ...]  # version numbers deployed after this one (migration targets)
+    later_versions: tuple[tuple[int, int], ...]  # (number, id) of the versions deployed after this one
 
 
 def _instances(version_id: int, site: str, status: InstanceStatus) -> Any:
@@ -176,10 +176,10 @@ def version_summaries(actor: Actor) -> list[VersionSummary]:
         .group_by(PathwayInstance.version_id)).all()
     counts = {vid: (int(r or 0), int(e or 0)) for vid, r, e in rows}
     versions = list(db.session.scalars(select(PathwayVersion).order_by(PathwayVersion.key, PathwayVersion.version)))
-    numbers: dict[str, list[int]] = {}
+    numbers: dict[str, list[tuple[int, int]]] = {}
     for v in versions:
-        numbers.setdefault(v.key, []).append(v.version)
-    return [VersionSummary(v, *counts[v.id], tuple(n for n in numbers[v.key] if n > v.version))
+        numbers.setdefault(v.key, []).append((v.version, v.id))
+    return [VersionSummary(v, *counts[v.id], tuple(n for n in numbers[v.key] if n[0] > v.version))
             for v in versions if v.id in counts]
 
 
