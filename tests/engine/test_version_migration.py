@@ -6,7 +6,7 @@ then a timer, then a check; version 2 changes what the care manager changes in a
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -15,14 +15,17 @@ from engine.clock import ManualClock
 from engine.db import db
 from engine.errors import AccessDenied, InvalidInput, NotPermitted
 from engine.models import AuditEvent, DueTimer, PathwayInstance, WorkItem
+from engine.services.fast_forward import Answers, play_until
 from engine.services.inbox import complete_work_item
 from engine.services.instances import enrol_patient
-from engine.services.pathways import PathwaySource, deploy_pathway
+from engine.services.pathways import PathwaySource, deploy_pathway, latest_version, read_pathway_source
 from engine.services.people import add_care_team_member, create_patient, create_professional
 from engine.services.timers import fire_due_timers
 from engine.services.version_migration import MigrationRefused, migrate_instances, migration_preview
 from engine.types import Actor
+from tests.conftest import PARIS, REPO
 from tests.factories import actor, make_team
+from webapp.cli.demo import DemoPatient, demo_professionals, enrol_and_replay
 
 CLI = Actor.cli()
 KEY = "suivi_ops"
@@ -282,3 +285,37 @@ def test_an_access_denied_is_not_raised_for_a_foreign_instance_only_a_refusal(ap
         migrate_instances(elsewhere, v1, v2, [at_bilan], clock=clock)
     assert not isinstance(refused.value, AccessDenied)
     assert "Martin" not in str(refused.value)
+
+
+# -- the shipped shoulder pathway -----------------------------------------------------------------------------
+
+def test_rrac_patients_at_every_stage_move_to_the_j2_version_and_run_to_the_end(app, clock):
+    """v2 of rrac_epaule moves the J+1 call timer to J+2: patients before surgery, just after, in rehabilitation
+    all move, and each then plays its pathway to the end on v2 (no instance stalls or fails)."""
+    source = read_pathway_source(REPO / "workflows" / "bpmn" / "rrac_epaule.bpmn")
+    v1 = deploy_pathway(source, actor=CLI, clock=clock).version.id
+    db.session.commit()
+    pros = demo_professionals(clock.now())
+    ids = [enrol_and_replay(DemoPatient(f"R-{i}", "Martin", f"P{i}", "rrac_epaule", "date_chirurgie", day, ago, 0.5),
+                            pros, clock.now())
+           for i, (day, ago) in enumerate([(12, 2), (0, 5), (-1, 21), (-38, 60)])]
+    text = source.bpmn.decode().replace("days=1 + nuits_hospitalisation", "days=2 + nuits_hospitalisation")
+    v2 = deploy_pathway(PathwaySource(source.filename, text.encode(), forms=source.forms), actor=CLI,
+                        clock=clock).version.id
+    db.session.commit()
+    assert latest_version("rrac_epaule").id == v2
+    result = migrate_instances(CLI, v1, v2, ids, clock=clock)
+    db.session.commit()
+    assert sorted(m.instance_id for m in result.moved) == sorted(ids)
+    replay = ManualClock(clock.now())
+    for instance_id in ids:
+        play_until(instance_id, clock.now() + timedelta(days=400), clock=replay, answers=Answers({}),
+                   actor=Actor.system("timer"))
+        replay.set(clock.now())
+        instance = db.session.get(PathwayInstance, instance_id)
+        assert (instance.status, instance.version_id, instance.error_message) == ("completed", v2, None)
+    # the patient moved before surgery (in 12 days, ambulatory: no night) got the nurse's call at J+2, 10:00
+    surgery = (clock.now().astimezone(PARIS) + timedelta(days=12)).date()
+    call = db.session.scalar(select(WorkItem).where(WorkItem.instance_id == ids[0],
+                                                    WorkItem.element_id == "Task_AppelJ1").order_by(WorkItem.id))
+    assert call.created_at == datetime.combine(surgery + timedelta(days=2), time(10, 0), PARIS)
