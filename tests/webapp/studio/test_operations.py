@@ -61,6 +61,8 @@ def test_a_care_manager_of_another_site_sees_none_of_these_patients(app, clock, 
     token = csrf_token(other.client.get(OPS))
     assert other.client.post(f"{OPS}instances/{instance_id}/retry", data={"csrf_token": token}).status_code == 404
     assert db.session.get(PathwayInstance, instance_id).status == "error"
+    denied = db.session.scalar(select(AuditEvent).where(AuditEvent.outcome == "denied"))
+    assert (denied.action, denied.actor_label, denied.patient_id) == ("instance.retried", "coord-ailleurs", patient.id)
 
 
 def test_retry_that_fails_again_says_so_and_keeps_the_error(app, clock, browser_for):
