@@ -17,7 +17,7 @@ from engine.errors import AccessDenied, InvalidInput, NotPermitted
 from engine.models import AuditEvent, DueTimer, PathwayInstance, WorkItem
 from engine.services.fast_forward import Answers, play_until
 from engine.services.inbox import complete_work_item
-from engine.services.instances import enrol_patient
+from engine.services.instances import enrol_patient, resume_instance, suspend_instance
 from engine.services.pathways import PathwaySource, deploy_pathway, latest_version, read_pathway_source
 from engine.services.people import add_care_team_member, create_patient, create_professional
 from engine.services.timers import fire_due_timers
@@ -319,3 +319,20 @@ def test_rrac_patients_at_every_stage_move_to_the_j2_version_and_run_to_the_end(
     call = db.session.scalar(select(WorkItem).where(WorkItem.instance_id == ids[0],
                                                     WorkItem.element_id == "Task_AppelJ1").order_by(WorkItem.id))
     assert call.created_at == datetime.combine(surgery + timedelta(days=2), time(10, 0), PARIS)
+
+
+def test_a_suspended_instance_moves_and_stays_suspended(app, clock):
+    v1, v2, at_bilan, _at_relance, _team = two_instances(clock, pathway_xml(call_after_timer=True))
+    suspend_instance(at_bilan, actor=CLI, clock=clock, reason="hospitalisé")
+    db.session.commit()
+    result = migrate_instances(care_manager(clock), v1, v2, [at_bilan], clock=clock)
+    db.session.commit()
+    assert [m.status for m in result.moved] == ["suspended"]
+    instance = db.session.get(PathwayInstance, at_bilan)
+    assert (instance.status, instance.version_id) == ("suspended", v2)
+    resume_instance(at_bilan, actor=CLI, clock=clock)
+    complete_work_item(open_item(at_bilan, "bilan").id, {}, actor=CLI, clock=clock)
+    db.session.commit()
+    clock.advance(timedelta(days=3, hours=1))
+    fire_due_timers(clock=clock)
+    assert open_item(at_bilan).element_id == "appel"
