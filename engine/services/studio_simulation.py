@@ -125,7 +125,7 @@ def months_later(start: datetime, months: int) -> datetime:
 
 def _entry(raw: dict[str, Any], outline: DefinitionOutline, anchor_day: date) -> TimelineEntry:
     at = datetime.fromisoformat(raw["at"]).astimezone(SIMULATED_PATIENT_ZONE)
-    element_id = raw.get("element_id")
+    element_id = raw.get("element_id") or raw.get("send_element_id")
     kind = raw["kind"]
     title = raw.get("title") or (outline.step_label(element_id) if element_id else "")
     if kind == "rappel":
