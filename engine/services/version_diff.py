@@ -69,6 +69,15 @@ class VersionDiff:
         """The non-empty groups, in reading order (steps, timers, properties, conditions, flows, parameters, forms)."""
         return [(c, self.of(c)) for c in DiffCategory if self.of(c)]
 
+    def diagram_markers(self) -> dict[str, list[str]]:
+        """Elements to mark on the newer version's diagram: ``added`` and ``changed`` (removed ones are not in it;
+        forms and parameters are no diagram element)."""
+        added = {e.element_id for e in self.entries if e.change == Change.ADDED
+                 and e.category in (DiffCategory.STEPS, DiffCategory.FLOWS)}
+        changed = {e.element_id for e in self.entries if e.change != Change.REMOVED
+                   and e.category not in (DiffCategory.FORMS, DiffCategory.PARAMETERS)} - added
+        return {"added": sorted(added), "changed": sorted(changed)}
+
 
 def diff_versions(old: PathwayVersion, new: PathwayVersion) -> VersionDiff:
     """What changed from version ``old`` to version ``new`` of a pathway (reads both stored definitions)."""

@@ -89,7 +89,11 @@ def test_care_manager_compares_v1_and_v2_then_simulates_v2_and_sees_the_j1_call_
     expect(timer.locator(".before")).to_contain_text("date_chirurgie + timedelta(days=1 + nuits_hospitalisation")
     expect(timer.locator(".after")).to_contain_text("date_chirurgie + timedelta(days=2 + nuits_hospitalisation")
     expect(manager.locator("section.diff-group")).to_have_count(1)  # nothing else changed
+    changed = manager.locator(f'#diagram[data-markers-ready="1"] g.djs-element[data-element-id="{J1_TIMER}"]')
+    expect(changed).to_have_class(re.compile(r"\bdiff-changed\b"))  # marked on v2's diagram
+    _no_csp_violation(manager)
     shots.take(manager, "differences-v1-v2")
+    shots.take_element(manager.locator("#diagram"), "differences-sur-le-schema")
 
     # 4. The version page: the diagram (bpmn-js viewer) and the steps.
     manager.get_by_role("link", name="v2", exact=True).first.click()

@@ -121,6 +121,16 @@ def test_diff_page_reads_as_the_changes_a_care_manager_made(app, clock, people, 
     assert "confié à un autre rôle" in moved and "rôle : infirmier → coordinateur" in moved
     form = _entry(html, "rrac_appel_j1", "added")
     assert f"champ {ADDED_FIELD}" in form and "Température (°C)" in form
+    assert 'data-src="/studio/pathways/rrac_epaule/diff.json?from=1&amp;to=2"' in html
+
+
+def test_diff_diagram_marks_the_added_and_changed_elements_of_the_newer_version(app, clock, people, browser_for):
+    _v1, v2 = deploy_two_versions(clock)
+    diagram = browser_for("coordinateur").client.get("/studio/pathways/rrac_epaule/diff.json?from=1&to=2").get_json()
+    assert diagram["xml"] == v2.bpmn_xml
+    assert diagram["markers"] == {
+        "diff-added": [f"Flow_{ADDED_STEP}_Gateway_PostOpSplit", ADDED_STEP],
+        "diff-changed": ["Flow_Gateway_MergeSortie_Gateway_PostOpSplit", MOVED_STEP, J1_TIMER]}
 
 
 def test_versions_compared_backwards_show_what_the_newer_one_added_as_removed(app, clock, people, browser_for):
@@ -157,7 +167,8 @@ def test_unknown_pathway_or_version_is_404(app, clock, people, browser_for):
 
 LIBRARY_PAGES = ["/studio/", "/studio/pathways/rrac_epaule/", "/studio/pathways/rrac_epaule/v1/",
                  "/studio/pathways/rrac_epaule/v1/diagram.json", "/studio/pathways/rrac_epaule/v1.bpmn",
-                 "/studio/pathways/rrac_epaule/diff?from=1&to=2", "/studio/pathways/rrac_epaule/v2/simulate"]
+                 "/studio/pathways/rrac_epaule/diff?from=1&to=2", "/studio/pathways/rrac_epaule/diff.json?from=1&to=2",
+                 "/studio/pathways/rrac_epaule/v2/simulate"]
 
 
 def test_every_library_page_is_forbidden_to_a_professional_who_is_not_a_care_manager(app, clock, people,

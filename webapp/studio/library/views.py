@@ -8,6 +8,7 @@ from flask import Response, abort, render_template, request
 from flask_babel import gettext as _
 from flask_login import login_required
 
+from engine.models import PathwayVersion
 from engine.services.diagrams import version_xml
 from engine.services.pathway_library import library_version, pathway_history, pathway_library, version_outline
 from engine.services.version_diff import diff_versions
@@ -64,14 +65,27 @@ def _version_number(name: str) -> int:
     return int(raw)
 
 
-@bp.route("/pathways/<key>/diff")
-@login_required
-def diff(key: str) -> str:
+def _compared(key: str) -> tuple[PathwayVersion, PathwayVersion]:
     actor = studio_actor()
     old_number, new_number = _version_number("from"), _version_number("to")
     if old_number == new_number:
         abort(400, _("Choisissez deux versions différentes (ici v%(n)s deux fois).", n=old_number))
-    old, new = library_version(actor, key, old_number), library_version(actor, key, new_number)
-    history = pathway_history(actor, key)
+    return library_version(actor, key, old_number), library_version(actor, key, new_number)
+
+
+@bp.route("/pathways/<key>/diff")
+@login_required
+def diff(key: str) -> str:
+    old, new = _compared(key)
+    history = pathway_history(studio_actor(), key)
     return render_template("studio/library/diff.html", pathway=history, old=old, new=new,
                            diff=diff_versions(old, new))
+
+
+@bp.route("/pathways/<key>/diff.json")
+@login_required
+def diff_diagram(key: str) -> dict[str, Any]:
+    """The newer version's diagram with the added and changed elements to mark."""
+    old, new = _compared(key)
+    markers = diff_versions(old, new).diagram_markers()
+    return {"xml": version_xml(new.id), "markers": {f"diff-{k}": v for k, v in markers.items()}}
