@@ -100,6 +100,8 @@ def test_example_answers_choose_the_branch(manager):
     ({"months": "six"}, "months", "Un nombre de mois entre 1 et 36."),
     ({"start": "16/11/2026"}, "start", "Date invalide (attendu : AAAA-MM-JJ)."),
     ({"anchor:date_chirurgie": ""}, "anchor:date_chirurgie", "Date obligatoire."),
+    ({"start": "9999-12-01"}, "start", "Une date à moins de 20 ans d&#39;aujourd&#39;hui."),
+    ({"anchor:date_chirurgie": "0001-01-01"}, "anchor:date_chirurgie", "Une date à moins de 20 ans"),
     ({f"answer:{J1_CALL}:douleur_nrs": "11"}, f"answer:{J1_CALL}:douleur_nrs", "Entre 0 et 10."),
     ({f"answer:{J1_CALL}:patient_joint": "peut-être"}, f"answer:{J1_CALL}:patient_joint", "valeurs proposées"),
     ({f"answer:{J1_CALL}:fievre": "bof"}, f"answer:{J1_CALL}:fievre", "Choisissez oui ou non."),

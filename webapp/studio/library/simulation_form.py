@@ -13,6 +13,7 @@ from werkzeug.datastructures import MultiDict
 from engine.services.studio_simulation import MAX_MONTHS, BranchQuestion, QuestionField
 
 DEFAULT_MONTHS = 6
+YEARS_AROUND = 20  # dates further from today are typing mistakes (and would overflow the calendar)
 
 
 def anchor_input(name: str) -> str:
@@ -51,15 +52,20 @@ def default_form(anchors: list[str], questions: list[BranchQuestion], today: dat
     return SimulationForm(values)
 
 
-def _day(raw: str, errors: dict[str, str], name: str) -> date | None:
+def _day(raw: str, errors: dict[str, str], name: str, near: date) -> date | None:
+    """A date typed in the form, within YEARS_AROUND years of ``near`` (else an error by input name)."""
     if not raw:
         errors[name] = _("Date obligatoire.")
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         errors[name] = _("Date invalide (attendu : AAAA-MM-JJ).")
         return None
+    if abs(day.year - near.year) > YEARS_AROUND:
+        errors[name] = _("Une date à moins de %(n)s ans d'aujourd'hui.", n=YEARS_AROUND)
+        return None
+    return day
 
 
 def _answer(f: QuestionField, raw: str) -> tuple[Any, str | None]:
@@ -99,19 +105,20 @@ def _answers_json(raw: str, errors: dict[str, str]) -> dict[str, Any]:
     return value  # type: ignore[no-any-return]
 
 
-def read_form(form: MultiDict[str, str], anchors: list[str], questions: list[BranchQuestion]) -> SimulationForm:
+def read_form(form: MultiDict[str, str], anchors: list[str], questions: list[BranchQuestion], today: date
+              ) -> SimulationForm:
     """The submitted form, read; ``errors`` by input name when something is refused."""
     values = {k: (form.get(k) or "").strip() for k in form if k != "csrf_token"}
     read = SimulationForm(values)
     errors = read.errors
-    read.start_day = _day(values.get("start", ""), errors, "start")
+    read.start_day = _day(values.get("start", ""), errors, "start", today)
     months = values.get("months", "")
     if not months.isdigit() or not 1 <= int(months) <= MAX_MONTHS:
         errors["months"] = _("Un nombre de mois entre 1 et %(max)s.", max=MAX_MONTHS)
     else:
         read.months = int(months)
     for anchor in anchors:
-        day = _day(values.get(anchor_input(anchor), ""), errors, anchor_input(anchor))
+        day = _day(values.get(anchor_input(anchor), ""), errors, anchor_input(anchor), today)
         if day is not None:
             read.context[anchor] = day.isoformat()
     for q in questions:

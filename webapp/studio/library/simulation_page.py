@@ -24,11 +24,11 @@ def render_simulation(source: PathwaySource, *, heading: str, back_url: str | No
     questions = branch_questions(source, outline)
     page = {"heading": heading, "back_url": back_url, "anchors": outline.anchors, "questions": questions,
             "max_months": MAX_MONTHS, "anchor_input": anchor_input, "answer_input": answer_input, "result": None}
+    today = clock().now().astimezone(SIMULATED_PATIENT_ZONE).date()
     if request.method != "POST":
-        today = clock().now().astimezone(SIMULATED_PATIENT_ZONE).date()
         return render_template("studio/library/simulate.html", form=default_form(outline.anchors, questions, today),
                                **page), 200
-    form = read_form(request.form, outline.anchors, questions)
+    form = read_form(request.form, outline.anchors, questions, today)
     if form.errors or form.start_day is None:
         return render_template("studio/library/simulate.html", form=form, **page), 400
     try:
