@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -288,7 +289,7 @@ def _diff_forms(old_forms: dict[str, Any], new_forms: dict[str, Any], out: list[
         _diff_fields(was, now, add)
 
 
-def _diff_fields(was: dict[str, Any], now: dict[str, Any], add: Any) -> None:
+def _diff_fields(was: dict[str, Any], now: dict[str, Any], add: Callable[..., None]) -> None:
     old_props, new_props = was.get("properties") or {}, now.get("properties") or {}
     old_required, new_required = set(was.get("required") or []), set(now.get("required") or [])
     for name, spec in new_props.items():
