@@ -117,6 +117,7 @@ def test_cohort_page_counts_per_element_and_its_json_feeds_the_diagram(app, cloc
     assert re.search(r'data-element-id="bilan">.*?waiting-count">2<.*?overdue-count late">2<', html, re.S)
     assert re.search(r'data-element-id="relance">.*?waiting-count">3<.*?overdue-count ">0<', html, re.S)
     assert 'id="cohort-diagram"' in html and "js/studio/cohort.js" in html
+    assert 'href="/studio/pathways/cohorte_ops/v1/"' in html  # the version in the library
     data = web.client.get(f"{OPS}versions/{version_id}/cohort.json").get_json()
     assert data["counts"]["bilan"] == {"waiting": 2, "overdue": 2, "errors": 0}
     assert data["counts"]["attente"]["waiting"] == 3 and "<bpmn:definitions" in data["xml"]

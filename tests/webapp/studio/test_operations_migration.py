@@ -32,6 +32,7 @@ def test_preview_shows_who_can_move_with_checkboxes_and_who_cannot_with_the_reas
     assert f'data-instance-id="{at_bilan}"' in blocked and "MARTIN" in blocked
     assert "« Bilan infirmier » (bilan) où il se trouve n'existe plus" in blocked
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "migration.previewed")) is not None
+    assert 'href="/studio/pathways/suivi_ops/diff?from=1&amp;to=2"' in html  # the library's readable difference
 
 
 def test_migrating_one_selected_patient_confirms_what_moved(app, clock, browser_for):
