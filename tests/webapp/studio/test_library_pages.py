@@ -76,8 +76,8 @@ def test_pathway_history_links_each_version_its_download_diff_and_simulation(app
     assert 'href="/studio/pathways/rrac_epaule/v1.bpmn"' in html
     assert 'href="/studio/pathways/rrac_epaule/v2/simulate"' in html
     assert "en service" in html
-    # the other slices' pages are linked only once they exist
-    assert "modifier une copie" not in html and "cohorte" not in html
+    # the other studio sections: each version is linked to its cohort
+    assert 'href="/studio/operations/versions/2/"' in html
 
 
 def test_version_page_shows_the_diagram_and_the_steps_with_their_properties(app, clock, people, browser_for):
