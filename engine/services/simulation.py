@@ -85,7 +85,8 @@ class _Simulation:
             if send.task_id not in self.planned:
                 self.planned.add(send.task_id)
                 self.counts["reminders_planned"] += 1
-                self._entry("rappel", template=send.template, channel=send.channel, recipient=send.recipient)
+                self._entry("rappel", template=send.template, channel=send.channel, recipient=send.recipient,
+                            send_element_id=send.element_id)  # not "element_id": calendars compare by template
         for element_id in run.log.timers_fired:
             self.counts["timers_fired"] += 1
             self._entry("minuteur", element_id=element_id)
