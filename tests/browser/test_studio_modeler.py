@@ -14,10 +14,11 @@ and add a `.problem-note[data-element-id]` overlay.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from engine.db import db
 from engine.models import PathwayDraft, PathwayVersion
@@ -45,7 +46,21 @@ def _versions(live_server, key: str) -> list[tuple[int, str]]:
             select(PathwayVersion).where(PathwayVersion.key == key).order_by(PathwayVersion.version))]
 
 
-def test_care_manager_moves_the_j1_call_to_j2_and_deploys_version_2(live_server, open_page, shots):
+@pytest.fixture
+def versions_restored(live_server) -> Iterator[None]:
+    """The versions this test deploys (no instance runs on them) and the drafts are removed afterwards, so the
+    session's other browser tests find the shipped versions only, as they expect."""
+    with live_server.database():
+        known = set(db.session.scalars(select(PathwayVersion.id)))
+    yield
+    with live_server.database():
+        db.session.execute(delete(PathwayDraft))
+        db.session.execute(delete(PathwayVersion).where(PathwayVersion.id.not_in(known)))
+        db.session.commit()
+
+
+def test_care_manager_moves_the_j1_call_to_j2_and_deploys_version_2(live_server, open_page, shots,
+                                                                    versions_restored):
     before = _versions(live_server, "rrac_epaule")
     page = open_page("coordinateur")
     sign_in(page, "coordinateur")
