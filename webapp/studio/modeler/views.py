@@ -174,6 +174,8 @@ def deploy(draft_id: int) -> BaseResponse | tuple[str, int]:
         return render_template("studio/modeler/deploy.html", draft=draft, preview=preview, refused=True,
                                refusal=exc.problems), 422
     flash(_("Version %(n)s de « %(key)s » déployée.", n=result.version.version, key=result.version.key), "success")
+    if "library.pathway" in current_app.view_functions:  # the pathway's version history, when the library exists
+        return redirect(url_for("library.pathway", key=result.version.key))
     return redirect(url_for("modeler.index"))
 
 
