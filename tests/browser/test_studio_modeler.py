@@ -257,3 +257,38 @@ def test_gateway_conditions_are_edited_on_the_outgoing_flows(live_server, open_p
         draft = db.session.scalar(select(PathwayDraft).where(PathwayDraft.key == "suivi_douleur"))
         assert draft is not None
         assert "douleur_nrs &gt;= seuil_douleur or patient_joint == 'non'" in draft.bpmn_xml
+
+
+def test_a_stale_save_is_refused_and_keeps_the_diagram(live_server, open_page, shots):
+    first = open_page("coordinateur")
+    sign_in(first, "coordinateur")
+    first.goto("/studio/drafts/")
+    new = first.locator("#new-from-template")
+    new.locator('input[name="template"][value="suivi_minimal"]').check()
+    new.get_by_label("Clé du parcours (identifiant)").fill("suivi_conflit")
+    new.get_by_label("Titre").fill("Suivi en conflit")
+    new.get_by_role("button", name="Créer le brouillon").click()
+    expect(first.locator('#canvas[data-ready="1"]')).to_be_attached()
+    second = open_page("coordinateur-2")
+    sign_in(second, "coordinateur")
+    second.goto(first.url)
+    expect(second.locator('#canvas[data-ready="1"]')).to_be_attached()
+
+    def rename_task(page: Page, name: str) -> None:
+        page.locator('#canvas g.djs-element[data-element-id="Task_AppelSuivi"]').click()
+        field = page.locator('#properties[data-element-id="Task_AppelSuivi"] input[name="name"]')
+        field.fill(name)
+        field.press("Enter")
+        page.locator("#save").click()
+
+    rename_task(first, "Appel du premier")
+    expect(first.locator('#save-state[data-state="saved"]')).to_be_visible()
+    rename_task(second, "Appel du second")
+    expect(second.locator("#editor-message")).to_contain_text("Conflit")
+    expect(second.locator('#save-state[data-state="unsaved"]')).to_be_visible()
+    expect(second.locator('#canvas g.djs-element[data-element-id="Task_AppelSuivi"]')).to_contain_text(
+        "Appel du second")  # the diagram is kept
+    shots.take(second, "conflit-diagramme-conserve")
+    with live_server.database():
+        draft = db.session.scalar(select(PathwayDraft).where(PathwayDraft.key == "suivi_conflit"))
+        assert draft is not None and "Appel du premier" in draft.bpmn_xml and draft.revision == 2
