@@ -27,12 +27,13 @@ def register_blueprints(app: Flask) -> None:
     from webapp.patient_link import bp as patient_link_bp
     from webapp.patients import bp as patients_bp
     from webapp.studio.library import bp as library_bp
+    from webapp.studio.modeler import bp as modeler_bp
     from webapp.studio.operations import bp as operations_bp
 
     app.add_url_rule("/", "home", _home)
     app.add_url_rule("/healthz", "health", _health)
     for blueprint in (auth_bp, account_bp, inbox_bp, patients_bp, coordination_bp, patient_link_bp, library_bp,
-                      operations_bp):
+                      modeler_bp, operations_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # token-authenticated JSON: no cookie session, so no CSRF to fear
     app.register_blueprint(api_bp)

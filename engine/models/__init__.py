@@ -5,6 +5,7 @@ from engine.models.audit_event import AuditEvent
 from engine.models.care_team import CareTeamMember
 from engine.models.due_timer import DueTimer, TimerStatus
 from engine.models.notification import DeliveryReceipt, OutboxMessage, PatientLink
+from engine.models.pathway_draft import DraftStatus, PathwayDraft
 from engine.models.pathway_instance import InstanceStatus, PathwayInstance
 from engine.models.pathway_version import PathwayVersion, VersionStatus
 from engine.models.patient import Patient
@@ -18,11 +19,13 @@ __all__ = [
     "AuditEvent",
     "CareTeamMember",
     "DeliveryReceipt",
+    "DraftStatus",
     "DueTimer",
     "InstanceStatus",
     "OutboxMessage",
     "Patient",
     "PatientLink",
+    "PathwayDraft",
     "PathwayInstance",
     "PathwayVersion",
     "Professional",
