@@ -80,9 +80,9 @@ def backend_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     return _app_for(request.param, tmp_path_factory)
 
 
-TABLES_TO_CLEAR = ["audit_event", "api_token", "saved_filter", "outbox_message", "delivery_receipt", "patient_link",
-                   "work_item_comment", "reminder", "work_item", "due_timer", "pathway_instance", "pathway_version",
-                   "care_team_member", "professional_role", "professional", "patient"]
+TABLES_TO_CLEAR = ["pathway_draft", "audit_event", "api_token", "saved_filter", "outbox_message", "delivery_receipt",
+                   "patient_link", "work_item_comment", "reminder", "work_item", "due_timer", "pathway_instance",
+                   "pathway_version", "care_team_member", "professional_role", "professional", "patient"]
 
 
 def _fresh(backend_app: Flask) -> Iterator[Flask]:

@@ -16,7 +16,15 @@ from sqlalchemy import func, select
 from engine.bpmn.definition_outline import DefinitionOutline, outline_definition
 from engine.db import db
 from engine.errors import NotFound
-from engine.models import InstanceStatus, PathwayInstance, PathwayVersion, Patient, VersionStatus
+from engine.models import (
+    DraftStatus,
+    InstanceStatus,
+    PathwayDraft,
+    PathwayInstance,
+    PathwayVersion,
+    Patient,
+    VersionStatus,
+)
 from engine.services.care_managers import require_care_manager
 from engine.services.pathways import PathwaySource, get_version
 from engine.types import Actor
@@ -99,9 +107,19 @@ def _deploys(keys: set[str]) -> dict[str, LibraryChange]:
     return changes
 
 
-# Where changes come from, newest wins. The modeler adds its drafts here: a function of the keys listed that
-# returns {key: LibraryChange}.
-CHANGE_SOURCES: list[Callable[[set[str]], dict[str, LibraryChange]]] = [_deploys]
+def _draft_saves(keys: set[str]) -> dict[str, LibraryChange]:
+    """The latest change to a draft of each pathway (created, saved) not yet deployed."""
+    changes: dict[str, LibraryChange] = {}
+    rows = db.session.execute(select(PathwayDraft.key, PathwayDraft.updated_at, PathwayDraft.updated_by_label)
+                              .where(PathwayDraft.key.in_(keys), PathwayDraft.status == DraftStatus.DRAFT.value)
+                              .order_by(PathwayDraft.updated_at))
+    for key, at, by in rows:
+        changes[key] = LibraryChange(at, by, "draft_saved")
+    return changes
+
+
+# Where changes come from, newest wins: a function of the keys listed that returns {key: LibraryChange}.
+CHANGE_SOURCES: list[Callable[[set[str]], dict[str, LibraryChange]]] = [_deploys, _draft_saves]
 
 
 def _last_changes(keys: set[str]) -> dict[str, LibraryChange]:

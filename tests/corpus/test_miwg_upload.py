@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from engine.db import db
 from engine.models import PathwayDraft, PathwayVersion
@@ -23,16 +22,6 @@ PROBLEM = re.compile(r'<li data-element-id="([^"]+)">(.*?)</li>', re.S)
 
 def corpus_files() -> list[Path]:
     return sorted(CORPUS.glob("*.bpmn")) if CORPUS.is_dir() else [CORPUS / "MISSING.bpmn"]
-
-
-@pytest.fixture(autouse=True)
-def _no_drafts(app: Flask) -> Iterator[None]:
-    db.session.execute(delete(PathwayDraft))
-    db.session.commit()
-    yield
-    db.session.rollback()
-    db.session.execute(delete(PathwayDraft))
-    db.session.commit()
 
 
 @pytest.fixture

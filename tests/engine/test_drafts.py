@@ -3,11 +3,8 @@ validated with element-located problems; deployed as the next version (or refuse
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from flask import Flask
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from engine.db import db
 from engine.errors import (
@@ -41,17 +38,6 @@ J1_TIMER_V2 = "days=2 + nuits_hospitalisation"
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL">&lol2;</bpmn:definitions>"""
-
-
-@pytest.fixture(autouse=True)
-def _no_drafts(app: Flask) -> Iterator[None]:
-    """Drafts reference versions and professionals, which the suite's fixtures clear: clear drafts first."""
-    db.session.execute(delete(PathwayDraft))
-    db.session.commit()
-    yield
-    db.session.rollback()
-    db.session.execute(delete(PathwayDraft))
-    db.session.commit()
 
 
 @pytest.fixture

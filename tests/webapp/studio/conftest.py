@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from flask import Flask
-from sqlalchemy import delete
 
 from engine.db import db
-from engine.models import PathwayDraft
 from engine.services.people import create_professional
 from tests.conftest import REPO
 from tests.factories import deploy_file
 
 RRAC = REPO / "workflows" / "bpmn" / "rrac_epaule.bpmn"
-
-
-@pytest.fixture(autouse=True)
-def _no_drafts(app: Flask) -> Iterator[None]:
-    """Drafts reference versions and professionals, which the suite's fixtures clear: clear drafts first."""
-    db.session.execute(delete(PathwayDraft))
-    db.session.commit()
-    yield
-    db.session.rollback()
-    db.session.execute(delete(PathwayDraft))
-    db.session.commit()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -187,8 +188,36 @@ def test_every_drafts_page_is_forbidden_to_other_professionals(app, people, rrac
                          ("post", f"/studio/drafts/{draft_id}/save"), ("post", f"/studio/drafts/{draft_id}/validate"),
                          ("post", "/studio/drafts/form-preview"), ("get", f"/studio/drafts/{draft_id}.bpmn"),
                          ("get", f"/studio/drafts/{draft_id}/deploy"), ("post", f"/studio/drafts/{draft_id}/deploy"),
-                         ("post", f"/studio/drafts/{draft_id}/delete")):
+                         ("post", f"/studio/drafts/{draft_id}/delete"), ("get", f"/studio/drafts/{draft_id}/simulate"),
+                         ("post", f"/studio/drafts/{draft_id}/simulate")):
         response = getattr(nurse.client, method)(path, data={"csrf_token": token} if method == "post" else None,
                                                  headers={"X-CSRFToken": token})
         assert response.status_code == 403, (method, path, response.status_code)
     assert db.session.scalar(select(func.count(PathwayDraft.id))) == 1
+
+
+def test_a_saved_draft_is_simulated_and_shows_in_the_library_as_the_last_change(app, clock, people, rrac_v1,
+                                                                               browser_for):
+    manager = browser_for("coordinateur")
+    clock.advance(timedelta(hours=2))  # the draft is copied and saved after version 1 was deployed
+    draft_id = _copy_v1(manager, rrac_v1)
+    data = _page_data(manager.client.get(f"/studio/drafts/{draft_id}/").get_data(as_text=True))
+    saved = _json_post(manager, draft_id, data["urls"]["save"],
+                       {"xml": data["xml"].replace(J1_V1, J1_V2), "forms": data["forms"], "revision": 1})
+    assert saved.status_code == 200
+    assert f'href="/studio/drafts/{draft_id}/simulate"' in manager.client.get(f"/studio/drafts/{draft_id}/").get_data(
+        as_text=True)
+
+    simulate = f"/studio/drafts/{draft_id}/simulate"
+    page = manager.client.get(simulate)
+    assert page.status_code == 200 and "Simulation du brouillon" in page.get_data(as_text=True)
+    result = manager.post_form(simulate, simulate, {"start": "2026-11-16", "months": "2",
+                                                    "anchor:date_chirurgie": "2026-12-16"})
+    html = result.get_data(as_text=True)
+    assert result.status_code == 200, html
+    call = re.search(r'<tr class="sim-ouverture" [^>]*data-element-id="Task_AppelJ1">.*?</tr>', html, re.S).group(0)
+    assert "J+2" in re.sub(r"<[^>]+>", " ", call)  # the saved draft's timer, not version 1's
+    assert db.session.scalar(select(func.count(PathwayVersion.id))) == 1  # simulating deploys nothing
+
+    library = manager.client.get("/studio/").get_data(as_text=True)
+    assert "brouillon modifié par coordinateur" in library  # the login, as for deploys

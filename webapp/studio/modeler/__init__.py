@@ -5,4 +5,4 @@ from flask import Blueprint
 
 bp = Blueprint("modeler", __name__, url_prefix="/studio/drafts")
 
-from webapp.studio.modeler import views  # noqa: E402,F401  (routes)
+from webapp.studio.modeler import simulation_views, views  # noqa: E402,F401  (routes)
