@@ -128,3 +128,27 @@ def running_server(backend: str, database_url: str, instance: Path) -> Iterator[
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+@contextmanager
+def server_of_its_own(backend: str, instance: Path, name: str) -> Iterator[LiveServer]:
+    """A server on a database of its own (PostgreSQL ``<browser db>_<name>``), for a test module that changes
+    what the session's shared server must keep (it deploys a version of a shipped pathway, migrates patients)."""
+    if backend == "sqlite":
+        with running_server("sqlite", "sqlite:///" + str(instance / "parcours.sqlite3"), instance) as server:
+            yield server
+        return
+    database = f"{PG_BROWSER_DATABASE}_{name}"
+
+    def drop() -> None:
+        with psycopg.connect(_pg_url("postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+    drop()
+    with psycopg.connect(_pg_url("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')
+    try:
+        with running_server("postgresql", _pg_url(database), instance) as server:
+            yield server
+    finally:
+        drop()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
@@ -23,43 +22,22 @@ from engine.models import AuditEvent, PathwayInstance, PathwayVersion, Patient, 
 from engine.models.work_item import OPEN_STATUSES
 from engine.services.pathways import PathwaySource, deploy_pathway, latest_version
 from engine.types import Actor
-from tests.browser.live_server import LiveServer, running_server
+from tests.browser.live_server import LiveServer, server_of_its_own
 from tests.browser.pages import sign_in
-from tests.conftest import BACKENDS, PG_DATABASE, PG_SERVER
+from tests.conftest import BACKENDS
 
 pytestmark = pytest.mark.browser
 
-PG_OPS_DATABASE = f"{PG_DATABASE}_browser_ops"
 J1 = "days=1 + nuits_hospitalisation"
 J2 = "days=2 + nuits_hospitalisation"
 PATIENT = "DEMO-002"  # Louis Bernard, operated in 12 days: his pre-operative work items are open (webapp/cli/demo.py)
 
 
-def _pg(database: str) -> str:
-    return f"{PG_SERVER}/{database}"
-
-
-def _drop_ops_database() -> None:
-    with psycopg.connect(_pg("postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{PG_OPS_DATABASE}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The app under gunicorn with the demo data, on a database of this module's own."""
-    instance = tmp_path_factory.mktemp(f"live-ops-{request.param}")
-    if request.param == "sqlite":
-        with running_server("sqlite", "sqlite:///" + str(instance / "parcours.sqlite3"), instance) as server:
-            yield server
-        return
-    _drop_ops_database()
-    with psycopg.connect(_pg("postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{PG_OPS_DATABASE}"')
-    try:
-        with running_server("postgresql", _pg(PG_OPS_DATABASE), instance) as server:
-            yield server
-    finally:
-        _drop_ops_database()
+    with server_of_its_own(request.param, tmp_path_factory.mktemp(f"live-ops-{request.param}"), "ops") as server:
+        yield server
 
 
 def _deploy_version_2() -> tuple[int, int]:
