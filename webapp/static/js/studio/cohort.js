@@ -1,24 +1,13 @@
 /* The cohort of a pathway version on its diagram, like a cockpit: bpmn-js navigated viewer (vendored) with, on
  * each element where instances wait, a badge "N en attente / M en retard" linking to the patients there.
- * Loaded as a file (the CSP allows no inline script). Reads on #cohort-diagram: data-src (a JSON document
+ * Loaded as a file after diagram-viewer.js. Reads on #cohort-diagram: data-src (a JSON document
  * {"xml": "...", "counts": {"<element id>": {"waiting": N, "overdue": M, "errors": K}}}), data-element-url
  * (with __ELEMENT__ for the element id) and the badge labels (data-label-*). Sets data-badges-ready="1" on
  * #cohort-diagram once the badges are drawn (browser tests wait for it). */
 (function () {
   "use strict";
   var container = document.getElementById("cohort-diagram");
-  if (!container || !container.getAttribute("data-src")) {
-    return;
-  }
-  function fail(reason) {
-    container.setAttribute("data-error", String(reason));
-    var note = document.createElement("p");
-    note.className = "diagram-error";
-    note.textContent = container.getAttribute("data-error-text") || String(reason);
-    container.appendChild(note);
-  }
-  if (typeof window.BpmnJS !== "function") {
-    fail("bpmn-js not loaded");
+  if (!container) {
     return;
   }
   function label(name) {
@@ -39,31 +28,18 @@
     link.title = text;
     return link;
   }
-  var viewer = new window.BpmnJS({ container: container });
-  fetch(container.getAttribute("data-src"), { credentials: "same-origin", headers: { Accept: "application/json" } })
-    .then(function (response) {
-      if (!response.ok) {
-        throw new Error("HTTP " + response.status);
+  window.ParcoursDiagram.open("cohort-diagram", function (_container, viewer, data) {
+    var canvas = viewer.get("canvas");
+    var overlays = viewer.get("overlays");
+    var registry = viewer.get("elementRegistry");
+    Object.keys(data.counts || {}).forEach(function (id) {
+      if (!registry.get(id)) {
+        return;
       }
-      return response.json();
-    })
-    .then(function (data) {
-      return viewer.importXML(data.xml).then(function () { return data; });
-    })
-    .then(function (data) {
-      var canvas = viewer.get("canvas");
-      var overlays = viewer.get("overlays");
-      var registry = viewer.get("elementRegistry");
-      canvas.zoom("fit-viewport");
-      Object.keys(data.counts || {}).forEach(function (id) {
-        if (!registry.get(id)) {
-          return;
-        }
-        var count = data.counts[id];
-        canvas.addMarker(id, count.overdue || count.errors ? "cohort-late" : "cohort-waiting");
-        overlays.add(id, "cohort", { position: { bottom: 4, left: 0 }, html: badge(id, count) });
-      });
-      container.setAttribute("data-badges-ready", "1");
-    })
-    .catch(fail);
+      var count = data.counts[id];
+      canvas.addMarker(id, count.overdue || count.errors ? "cohort-late" : "cohort-waiting");
+      overlays.add(id, "cohort", { position: { bottom: 4, left: 0 }, html: badge(id, count) });
+    });
+    container.setAttribute("data-badges-ready", "1");
+  });
 }());
