@@ -1,8 +1,9 @@
 """The pathway studio's modeler in a real browser (bpmn-js Modeler, vendored): a care manager copies rrac_epaule
 into a draft, moves the J+1 call timer from J+1 to J+2 in the properties panel, saves, validates (no problem) and
-deploys version 2 (the confirmation says the running instances stay on their version); in a second run she uploads
-a .bpmn with a user task outside every lane, validates, sees it marked on the diagram with its message and in the
-list, and the deploy is refused. Screenshots (bpmn.io watermark visible) in test-artifacts/browser/.
+deploys version 2 (the confirmation says the running instances stay on their version); in a second run she deletes
+the lanes of a starter draft in the modeler (or, in another test, uploads a .bpmn edited elsewhere) so that a user
+task is outside every lane, validates, sees it marked on the diagram with its message and in the list, and the
+deploy is refused. Screenshots (bpmn.io watermark visible) in test-artifacts/browser/.
 
 Page contracts: /studio/drafts/ lists `li[data-pathway=KEY]` with an "Éditer une copie" button; the modeler page
 has `#canvas[data-ready="1"]` once the diagram is open, `#properties[data-element-id]` (the selected element),
@@ -292,3 +293,61 @@ def test_a_stale_save_is_refused_and_keeps_the_diagram(live_server, open_page, s
     with live_server.database():
         draft = db.session.scalar(select(PathwayDraft).where(PathwayDraft.key == "suivi_conflit"))
         assert draft is not None and "Appel du premier" in draft.bpmn_xml and draft.revision == 2
+
+
+def _select_lane(page: Page, lane_id: str) -> None:
+    """Click a lane's header strip, scrolling the diagram until the header is clear of the palette."""
+    lane = page.locator(f'#canvas g.djs-element[data-element-id="{lane_id}"]')
+    palette = page.locator(".djs-palette").bounding_box()
+    assert palette
+    for _ in range(20):
+        lane_box = lane.bounding_box()
+        assert lane_box
+        if lane_box["x"] > palette["x"] + palette["width"] + 20:
+            break
+        page.mouse.move(palette["x"] + palette["width"] + 200, lane_box["y"] + 40)
+        page.mouse.wheel(-100, 0)
+        page.wait_for_timeout(50)
+    lane.click(position={"x": 12, "y": 30})
+    expect(page.locator("#properties")).to_have_attribute("data-element-id", lane_id)
+
+
+def test_lanes_removed_in_the_modeler_leave_the_user_task_outside_every_lane_marked_and_deploy_refused(
+        live_server, open_page, shots):
+    with live_server.database():
+        versions_before = db.session.scalar(select(func.count(PathwayVersion.id)))
+    page = open_page("coordinateur")
+    sign_in(page, "coordinateur")
+    page.goto("/studio/drafts/")
+    new = page.locator("#new-from-template")
+    new.locator('input[name="template"][value="suivi_minimal"]').check()
+    new.get_by_label("Clé du parcours (identifiant)").fill("suivi_sans_couloir")
+    new.get_by_label("Titre").fill("Suivi sans couloir")
+    new.get_by_role("button", name="Créer le brouillon").click()
+    expect(page.locator('#canvas[data-ready="1"]')).to_be_attached()
+
+    # 1. In the modeler she deletes both lanes (context pad "delete"): the pool's user task has no lane any more.
+    for lane_id in ("Lane_patient", "Lane_infirmier"):
+        _select_lane(page, lane_id)
+        page.locator('.djs-context-pad [data-action="delete"]').click()
+        expect(page.locator(f'#canvas g.djs-element[data-element-id="{lane_id}"]')).to_have_count(0)
+    expect(page.locator('#save-state[data-state="unsaved"]')).to_be_visible()
+
+    # 2. Validate: the user task is marked on the diagram with its message beside it, and listed.
+    page.locator("#validate").click()
+    task_id = "Task_AppelSuivi"
+    expect(page.locator(f'#problems-list li[data-element-id="{task_id}"]')).to_contain_text("outside any lane")
+    expect(page.locator(f'#canvas g.djs-element.has-problem[data-element-id="{task_id}"]')).to_be_attached()
+    expect(page.locator(f'.problem-note[data-element-id="{task_id}"]')).to_contain_text("outside any lane")
+    shots.take(page, "couloirs-supprimes-probleme-marque")
+
+    # 3. Saved and sent to deploy: refused, nothing stored.
+    page.locator("#save").click()
+    expect(page.locator('#save-state[data-state="saved"]')).to_be_visible()
+    page.locator("#deploy").click()
+    expect(page.locator(f'#deploy-problems li[data-element-id="{task_id}"]')).to_contain_text("outside any lane")
+    page.get_by_role("button", name=re.compile(r"^Déployer la version")).click()
+    expect(page.locator("#deploy-refused")).to_contain_text("Déploiement refusé")
+    shots.take(page, "couloirs-supprimes-deploiement-refuse")
+    with live_server.database():
+        assert db.session.scalar(select(func.count(PathwayVersion.id))) == versions_before
