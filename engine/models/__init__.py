@@ -6,7 +6,7 @@ from engine.models.care_team import CareTeamMember
 from engine.models.due_timer import DueTimer, TimerStatus
 from engine.models.notification import DeliveryReceipt, OutboxMessage, PatientLink
 from engine.models.pathway_draft import DraftStatus, PathwayDraft
-from engine.models.pathway_instance import InstanceStatus, PathwayInstance
+from engine.models.pathway_instance import RUNNING_STATUSES, InstanceStatus, PathwayInstance
 from engine.models.pathway_version import PathwayVersion, VersionStatus
 from engine.models.patient import Patient
 from engine.models.professional import Professional, ProfessionalRole, Role
@@ -27,6 +27,7 @@ __all__ = [
     "PatientLink",
     "PathwayDraft",
     "PathwayInstance",
+    "RUNNING_STATUSES",
     "PathwayVersion",
     "Professional",
     "ProfessionalRole",

@@ -33,7 +33,7 @@ from engine.models import (
 from engine.models.work_item import OPEN_STATUSES
 from engine.services import audit
 from engine.services.care_managers import require_care_manager
-from engine.services.pathways import compiled_for
+from engine.services.pathways import compiled_for, get_version_by_id
 from engine.types import Actor
 
 
@@ -51,13 +51,6 @@ def instance_on_site(actor: Actor, instance: PathwayInstance, *, action: str) ->
                            actor_kind=actor.kind, actor_id=actor.professional_id, action=action,
                            patient_id=instance.patient_id)
     return patient
-
-
-def get_version_by_id(version_id: int) -> PathwayVersion:
-    version = db.session.get(PathwayVersion, version_id)
-    if version is None:
-        raise NotFound(f"no pathway version {version_id}")
-    return version
 
 
 @dataclass(frozen=True)

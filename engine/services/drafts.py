@@ -41,7 +41,7 @@ from engine.services.draft_documents import (
     starter_source,
     starter_templates,
 )
-from engine.services.pathways import DeployResult, PathwaySource, deploy_pathway, validate_source
+from engine.services.pathways import DeployResult, PathwaySource, deploy_pathway, get_version_by_id, validate_source
 from engine.types import Actor
 
 __all__ = [
@@ -131,9 +131,7 @@ def create_draft(*, actor: Actor, clock: Clock, template: str | None = None, fro
         draft = _new_draft(actor, clock, bpmn, f"{new_key}.bpmn", forms, {}, None)
         details = {"template": template}
     elif from_version_id is not None:
-        version = db.session.get(PathwayVersion, from_version_id)
-        if version is None:
-            raise NotFound(f"no pathway version {from_version_id}")
+        version = get_version_by_id(from_version_id)
         draft = _new_draft(actor, clock, version.bpmn_xml.encode("utf-8"), version.filename, dict(version.forms or {}),
                            dict(version.dmn_files or {}), version)
         details = {"from_version": version.version}

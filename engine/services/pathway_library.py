@@ -17,8 +17,8 @@ from engine.bpmn.definition_outline import DefinitionOutline, outline_definition
 from engine.db import db
 from engine.errors import NotFound
 from engine.models import (
+    RUNNING_STATUSES,
     DraftStatus,
-    InstanceStatus,
     PathwayDraft,
     PathwayInstance,
     PathwayVersion,
@@ -28,8 +28,6 @@ from engine.models import (
 from engine.services.care_managers import require_care_manager
 from engine.services.pathways import PathwaySource, get_version
 from engine.types import Actor
-
-RUNNING_STATUSES = (InstanceStatus.ACTIVE.value, InstanceStatus.SUSPENDED.value, InstanceStatus.ERROR.value)
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,13 @@ def latest_version(key: str) -> PathwayVersion:
     return version
 
 
+def get_version_by_id(version_id: int) -> PathwayVersion:
+    version = db.session.get(PathwayVersion, version_id)
+    if version is None:
+        raise NotFound(f"no pathway version {version_id}")
+    return version
+
+
 def get_version(key: str, number: int) -> PathwayVersion:
     version = db.session.scalar(select(PathwayVersion).where(PathwayVersion.key == key,
                                                              PathwayVersion.version == number))

@@ -18,15 +18,20 @@ from sqlalchemy import and_, case, func, or_, select
 from engine.clock import Clock
 from engine.db import db
 from engine.errors import NotFound, NotPermitted
-from engine.models import CareTeamMember, InstanceStatus, PathwayInstance, PathwayVersion, Patient, WorkItem
+from engine.models import (
+    RUNNING_STATUSES,
+    CareTeamMember,
+    PathwayInstance,
+    PathwayVersion,
+    Patient,
+    WorkItem,
+)
 from engine.models.pathway_version import VersionStatus
 from engine.models.work_item import OPEN_STATUSES
 from engine.services import access, audit
 from engine.services.care_teams import CareTeamEntry, list_members
 from engine.services.people import patient_zone
 from engine.types import Actor
-
-RUNNING = (InstanceStatus.ACTIVE.value, InstanceStatus.SUSPENDED.value, InstanceStatus.ERROR.value)
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,7 @@ class InstanceSummary:
 
     @property
     def running(self) -> bool:
-        return self.instance.status in RUNNING
+        return self.instance.status in RUNNING_STATUSES
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,7 @@ def list_patients(actor: Actor, *, clock: Clock, search: str | None = None, limi
         for pid, title in db.session.execute(
                 select(PathwayInstance.patient_id, PathwayVersion.title)
                 .join(PathwayVersion, PathwayVersion.id == PathwayInstance.version_id)
-                .where(PathwayInstance.patient_id.in_(ids), PathwayInstance.status.in_(RUNNING))
+                .where(PathwayInstance.patient_id.in_(ids), PathwayInstance.status.in_(RUNNING_STATUSES))
                 .order_by(PathwayInstance.started_at)):
             pathways[pid].append(title)
     audit.record(actor, "patient.listed", at=now, object_type="patient_list",

@@ -22,6 +22,7 @@ from engine.clock import Clock
 from engine.db import db
 from engine.errors import EngineStepError, InvalidInput, InvalidTransition
 from engine.models import (
+    RUNNING_STATUSES,
     DueTimer,
     InstanceStatus,
     PathwayInstance,
@@ -34,13 +35,11 @@ from engine.models import (
 from engine.models.work_item import OPEN_STATUSES
 from engine.services import audit
 from engine.services.care_managers import require_care_manager
-from engine.services.cohort import get_version_by_id, on_site
+from engine.services.cohort import on_site
 from engine.services.instances import lock_instance
-from engine.services.pathways import compiled_for
+from engine.services.pathways import compiled_for, get_version_by_id
 from engine.services.projection import Baseline, open_work_items, sync_instance
 from engine.types import Actor
-
-NOT_ENDED = (InstanceStatus.ACTIVE.value, InstanceStatus.SUSPENDED.value, InstanceStatus.ERROR.value)
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,8 @@ def _versions(from_version_id: int, to_version_id: int) -> tuple[PathwayVersion,
 def _candidates(source: PathwayVersion, site: str, ids: list[int] | None = None) -> list[tuple[PathwayInstance,
                                                                                                 Patient]]:
     query = (select(PathwayInstance, Patient).join(Patient, Patient.id == PathwayInstance.patient_id)
-             .where(PathwayInstance.version_id == source.id, PathwayInstance.status.in_(NOT_ENDED), on_site(site)))
+             .where(PathwayInstance.version_id == source.id, PathwayInstance.status.in_(RUNNING_STATUSES),
+                    on_site(site)))
     if ids is not None:
         query = query.where(PathwayInstance.id.in_(ids))
     rows = db.session.execute(query.order_by(Patient.family_name, Patient.given_name, PathwayInstance.id))
@@ -168,7 +168,7 @@ def migrate_instances(actor: Actor, from_version_id: int, to_version_id: int, in
     blocked: list[InstanceMove] = []
     for instance_id in sorted(found):  # lock in id order: two migrations never wait on each other in a cycle
         instance, patient = lock_instance(instance_id), found[instance_id][1]
-        if instance.version_id != source.id or instance.status not in NOT_ENDED:
+        if instance.version_id != source.id or instance.status not in RUNNING_STATUSES:
             raise InvalidTransition(f"instance {instance.id} changed meanwhile (now {instance.status} on version "
                                     f"id {instance.version_id}): nothing moved, reload the preview")
         move = _assess(instance, patient, source, target, clock)
