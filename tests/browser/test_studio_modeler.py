@@ -171,19 +171,7 @@ def test_properties_panel_edits_lane_role_task_properties_and_form_with_undo(liv
     panel = page.locator("#properties")
 
     # The lane's role is picked from the role catalogue.
-    lane = page.locator('#canvas g.djs-element[data-element-id="Lane_infirmier"]')
-    palette = page.locator(".djs-palette").bounding_box()
-    assert palette
-    for _ in range(20):  # scroll the diagram (mouse wheel) until the lane's header is clear of the palette
-        lane_box = lane.bounding_box()
-        assert lane_box
-        if lane_box["x"] > palette["x"] + palette["width"] + 20:
-            break
-        page.mouse.move(palette["x"] + palette["width"] + 200, lane_box["y"] + 40)
-        page.mouse.wheel(-100, 0)
-        page.wait_for_timeout(50)
-    lane.click(position={"x": 12, "y": 60})
-    expect(panel).to_have_attribute("data-element-id", "Lane_infirmier")
+    _select_lane(page, "Lane_infirmier", header_y=60)
     panel.locator('select[name="lane_role"]').select_option("kinesitherapeute")
     expect(page.locator('#canvas g.djs-element[data-element-id="Lane_infirmier"]')).to_contain_text("kinesitherapeute")
 
@@ -295,7 +283,7 @@ def test_a_stale_save_is_refused_and_keeps_the_diagram(live_server, open_page, s
         assert draft is not None and "Appel du premier" in draft.bpmn_xml and draft.revision == 2
 
 
-def _select_lane(page: Page, lane_id: str) -> None:
+def _select_lane(page: Page, lane_id: str, header_y: int = 30) -> None:
     """Click a lane's header strip, scrolling the diagram until the header is clear of the palette."""
     lane = page.locator(f'#canvas g.djs-element[data-element-id="{lane_id}"]')
     palette = page.locator(".djs-palette").bounding_box()
@@ -308,7 +296,7 @@ def _select_lane(page: Page, lane_id: str) -> None:
         page.mouse.move(palette["x"] + palette["width"] + 200, lane_box["y"] + 40)
         page.mouse.wheel(-100, 0)
         page.wait_for_timeout(50)
-    lane.click(position={"x": 12, "y": 30})
+    lane.click(position={"x": 12, "y": header_y})
     expect(page.locator("#properties")).to_have_attribute("data-element-id", lane_id)
 
 
