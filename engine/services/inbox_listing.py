@@ -15,11 +15,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
-from typing import Any
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, bindparam, or_, select, tuple_, union_all
+from sqlalchemy import Select, bindparam, literal, or_, select, tuple_, union_all
 
 from engine.clock import Clock
 from engine.db import db
@@ -156,14 +156,20 @@ def my_open_item_ids(actor: Actor, *, at: datetime) -> Any:
 
 
 def window_bounds(now: datetime, zone: ZoneInfo) -> dict[str, tuple[datetime | None, datetime | None]]:
-    """[start, end) of each window around ``now`` in ``zone`` (None = unbounded)."""
+    """[start, end) of each window around ``now`` in ``zone`` (None = unbounded), as UTC datetimes.
+
+    UTC like the stored due dates: comparing two datetimes of the same tzinfo skips the zone arithmetic
+    that every comparison with a ``ZoneInfo`` datetime costs (the counts compare each open item 3 times).
+    """
     local = now.astimezone(zone)
-    today = datetime.combine(local.date(), time(0), tzinfo=zone)
-    tomorrow = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=zone)
+
+    def midnight(day: Any) -> datetime:
+        return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
     monday = local.date() - timedelta(days=local.weekday())
-    week_start = datetime.combine(monday, time(0), tzinfo=zone)
-    week_end = datetime.combine(monday + timedelta(days=7), time(0), tzinfo=zone)
-    return {"all": (None, None), "overdue": (None, now), "today": (today, tomorrow), "week": (week_start, week_end)}
+    return {"all": (None, None), "overdue": (None, now.astimezone(UTC)),
+            "today": (midnight(local.date()), midnight(local.date() + timedelta(days=1))),
+            "week": (midnight(monday), midnight(monday + timedelta(days=7)))}
 
 
 ITEM_COLUMNS = ("id", "title", "patient_id", "instance_id", "role_code", "priority", "due_at", "status", "kind",
@@ -180,12 +186,17 @@ def my_open_items(professional_id: Any, at: Any) -> Any:
     item twice).
     """
     columns = [getattr(WorkItem, name) for name in ITEM_COLUMNS]
-    mine = select(*columns).where(WorkItem.assignee_id == professional_id, WorkItem.status.in_(OPEN_STATUSES))
+    # The statuses are written into the SQL, not bound: a prepared statement's generic plan can then prove
+    # the partial queue index's predicate (with ``status = $4`` PostgreSQL fell back to the patient index,
+    # 189 ms instead of 4.5 ms at 1,000,000 rows), and the driver's prepared plan is reused unplanned.
+    open_statuses = [literal(s, literal_execute=True) for s in OPEN_STATUSES]
+    mine = select(*columns).where(WorkItem.assignee_id == professional_id, WorkItem.status.in_(open_statuses))
     memberships = select(CareTeamMember.patient_id, CareTeamMember.role_code).where(
         CareTeamMember.professional_id == professional_id,
         CareTeamMember.period_start <= at,
         or_(CareTeamMember.period_end.is_(None), CareTeamMember.period_end > at))
-    queue = select(*columns).where(WorkItem.assignee_id.is_(None), WorkItem.status == WorkItemStatus.OPEN.value,
+    queue = select(*columns).where(WorkItem.assignee_id.is_(None),
+                                   WorkItem.status == literal(WorkItemStatus.OPEN.value, literal_execute=True),
                                    tuple_(WorkItem.patient_id, WorkItem.role_code).in_(memberships))
     return union_all(mine, queue).subquery("my_items")
 
@@ -211,23 +222,43 @@ def _in_window(due: datetime | None, bounds: tuple[datetime | None, datetime | N
     return due is not None and (start is None or due >= start) and (end is None or due < end)
 
 
-def _my_rows(actor: Actor, now: datetime) -> list[Any]:
+class _Listed(NamedTuple):
+    """One open item of mine as the listing statement returns it (the statement's columns, in order)."""
+
+    id: int
+    title: str
+    patient_id: int
+    given_name: str
+    family_name: str
+    key: str
+    pathway_title: str
+    role_code: str
+    priority: str
+    due_at: datetime | None
+    status: str
+    kind: str
+    assignee_id: int | None
+
+
+def _my_rows(actor: Actor, now: datetime) -> list[_Listed]:
     """Every open item of mine with its patient's name and its pathway: one query, joined (no query per row).
 
     One query for the page, the counts and the filter options: an inbox holds a few hundred open items, and
-    reading them once costs less than a grouped query plus a page query over the same UNION. Rows stay
-    database rows here; only the page's rows become ``InboxRow``.
+    reading them once costs less than a grouped query plus a page query over the same UNION. The rows become
+    named tuples (a database row's attribute access costs ~1 µs, and the counts, options and sort read each
+    row a dozen times); only the page's rows become ``InboxRow``.
     """
-    return list(db.session.execute(_listing_statement(), {"professional_id": actor.professional_id, "at": now}))
+    result = db.session.execute(_listing_statement(), {"professional_id": actor.professional_id, "at": now})
+    return [_Listed._make(r) for r in result]
 
 
-def _inbox_row(r: Any, actor: Actor, now: datetime) -> InboxRow:
+def _inbox_row(r: _Listed, actor: Actor, now: datetime) -> InboxRow:
     return InboxRow(r.id, r.title, r.patient_id, f"{r.given_name} {r.family_name}", r.key, r.pathway_title,
                     r.role_code, r.priority, r.due_at, r.status, r.kind, r.assignee_id == actor.professional_id,
                     r.due_at is not None and r.due_at < now)
 
 
-def _counts(rows: list[Any], bounds: dict[str, tuple[datetime | None, datetime | None]]) -> dict[str, int]:
+def _counts(rows: list[_Listed], bounds: dict[str, tuple[datetime | None, datetime | None]]) -> dict[str, int]:
     """How many rows fall in each window (one pass over the rows)."""
     counts = dict.fromkeys(WINDOWS, 0)
     spans = [(w, *bounds[w]) for w in WINDOWS if w != "all"]
@@ -242,7 +273,7 @@ def _counts(rows: list[Any], bounds: dict[str, tuple[datetime | None, datetime |
     return counts
 
 
-def _options(rows: list[Any]) -> tuple[list[FilterOption], list[FilterOption]]:
+def _options(rows: list[_Listed]) -> tuple[list[FilterOption], list[FilterOption]]:
     """The pathways and the patients of all my open items (whatever the filter), with their counts."""
     pathways: dict[str, list[Any]] = {}
     patients: dict[int, list[Any]] = {}
@@ -261,7 +292,7 @@ def _options(rows: list[Any]) -> tuple[list[FilterOption], list[FilterOption]]:
             sorted((FilterOption(str(k), t, n) for k, (t, n) in patients.items()), key=lambda o: (o.label, o.value)))
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _sort_key(sort: str) -> Any:
@@ -284,7 +315,7 @@ def list_inbox_page(actor: Actor, query: InboxListQuery, *, clock: Clock, zone: 
     """
     if not actor.is_professional:
         raise NotPermitted("the inbox belongs to a professional")
-    now = clock.now()
+    now = clock.now().astimezone(UTC)
     bounds = window_bounds(now, zone)
     mine = _my_rows(actor, now)
     pathways, patients = _options(mine)

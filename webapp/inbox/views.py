@@ -33,11 +33,20 @@ def _priority_labels() -> dict[str, str]:
     return {"stat": _("Immédiat"), "asap": _("Dès que possible"), "urgent": _("Urgent"), "routine": _("Routine")}
 
 
-def _role_label(code: str) -> str:
-    labels = ROLE_LABELS.get(code)
-    if labels is None:
-        return code
-    return labels[1] if str(get_locale()) == "en" else labels[0]
+def _role_labeller() -> Callable[[str], str]:
+    """``role_label(code)`` in this request's language (the locale looked up once, not once per row)."""
+    english = str(get_locale()) == "en"
+    labels = {code: en if english else fr for code, (fr, en) in ROLE_LABELS.items()}
+    return lambda code: labels.get(code, code)
+
+
+def _id_url(endpoint: str, key: str) -> Callable[[int], str]:
+    """``url(id)`` for one endpoint taking one integer: the URL is built once and the id put in by string
+    replacement (a page of 25 rows asked ``url_for`` for 75 such links, ~25 µs each)."""
+    placeholder = 987_654_321_123
+    pattern = url_for(endpoint, **{key: placeholder})
+    head, tail = pattern.split(str(placeholder), 1)
+    return lambda value: f"{head}{int(value)}{tail}"
 
 
 def _ignored(key: str, value: str) -> str:
@@ -87,9 +96,12 @@ def index() -> str:
     page = list_inbox_page(actor, query, clock=clock(), zone=viewer_zone())
     if query.page > page.query.page:
         notices.append(_("Il n'y a que %(pages)d page(s) : dernière page affichée.", pages=page.pages))
+    urls = {"patient": _id_url("patients.show_patient", "patient_id"),
+            "item": _id_url("inbox.show_work_item", "work_item_id"),
+            "claim": _id_url("inbox.claim", "work_item_id"), "unclaim": _id_url("inbox.unclaim", "work_item_id")}
     return render_template("inbox/index.html", page=page, notices=notices, saved_filters=list_saved_filters(actor),
-                           link=_link_maker(page.query), role_label=_role_label, priorities=_priority_labels(),
-                           now=clock().now())
+                           link=_link_maker(page.query), role_label=_role_labeller(), priorities=_priority_labels(),
+                           urls=urls, now=clock().now())
 
 
 def _save_problems(exc: InvalidInput) -> dict[str, str]:
