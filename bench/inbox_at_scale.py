@@ -134,7 +134,8 @@ def nurse_actor() -> Actor:
 
 
 def explain(actor: Actor, at: Any, flt: inbox.InboxFilter) -> tuple[str, float]:
-    query = inbox.inbox_query(actor, at=at, flt=flt)
+    statement, params = inbox.inbox_query(actor, at=at, flt=flt)
+    query = statement.params(**params)
     try:
         sql = str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
         rows = db.session.execute(text("EXPLAIN (ANALYZE, BUFFERS) " + sql)).scalars().all()
@@ -180,7 +181,7 @@ def _measure(actor: Actor, clock: ManualClock, flt: inbox.InboxFilter, iteration
         db.session.flush()
 
     def core() -> None:
-        db.session.connection().execute(inbox.inbox_query(actor, at=clock.now(), flt=flt)).all()
+        db.session.connection().execute(*inbox.inbox_query(actor, at=clock.now(), flt=flt)).all()
 
     return (pcts(timed(service, iterations, warmup, _begin, _end)),
             pcts(timed(core, iterations, warmup, _begin, _end)))

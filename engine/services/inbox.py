@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -12,7 +11,6 @@ from engine.db import db
 from engine.errors import ConcurrencyConflict, InvalidInput, InvalidTransition, NotFound, NotPermitted
 from engine.models import (
     PathwayInstance,
-    PathwayVersion,
     WorkItem,
     WorkItemComment,
     WorkItemKind,
@@ -20,7 +18,7 @@ from engine.models import (
 )
 from engine.services import access, audit
 from engine.services.forms import validate_form_data
-from engine.services.inbox_listing import my_open_item_ids
+from engine.services.inbox_query import InboxFilter, inbox_query
 from engine.services.instances import run_step
 from engine.services.pathways import version_forms
 from engine.services.people import CareTeamNow, is_in_care_team
@@ -28,37 +26,13 @@ from engine.services.projection import open_work_items
 from engine.types import Actor, StepOutcome
 
 
-@dataclass(frozen=True)
-class InboxFilter:
-    overdue: bool = False
-    pathway_key: str | None = None
-    patient_id: int | None = None
-    limit: int = 200
-
-
-def inbox_query(actor: Actor, *, at: Any, flt: InboxFilter | None = None) -> Any:
-    """SELECT of the open work items an actor should see: mine, plus my roles' queues in my care teams."""
-    flt = flt or InboxFilter()
-    # "mine OR in my queues" as one IN over a UNION ALL of two index-driven selects: the OR form made
-    # PostgreSQL scan the whole work_item table (~300 ms at 1,000,000 rows, see inbox_listing).
-    query = select(WorkItem).where(WorkItem.id.in_(my_open_item_ids(actor, at=at)))
-    if flt.overdue:
-        query = query.where(WorkItem.due_at < at)
-    if flt.patient_id is not None:
-        query = query.where(WorkItem.patient_id == flt.patient_id)
-    if flt.pathway_key is not None:
-        query = query.join(PathwayInstance, PathwayInstance.id == WorkItem.instance_id).join(
-            PathwayVersion, PathwayVersion.id == PathwayInstance.version_id).where(
-            PathwayVersion.key == flt.pathway_key)
-    return query.order_by(WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id).limit(flt.limit)
-
-
 def list_inbox(actor: Actor, *, clock: Clock, flt: InboxFilter | None = None) -> list[WorkItem]:
     """The actor's open work items, soonest due first (audited as one read listing the patients)."""
     if not actor.is_professional:
         raise NotPermitted("the inbox belongs to a professional: give --user LOGIN")
     now = clock.now()
-    items = list(db.session.scalars(inbox_query(actor, at=now, flt=flt)))
+    statement, params = inbox_query(actor, at=now, flt=flt)
+    items = list(db.session.scalars(statement, params))
     audit.record(actor, "inbox.listed", at=now, object_type="inbox",
                  details={"patients": sorted({i.patient_id for i in items}), "count": len(items)})
     return items

@@ -150,11 +150,6 @@ def listing_query(params: Mapping[str, Any], *, page: int = 1, per_page: int = 2
                           per_page=per_page)
 
 
-def my_open_item_ids(actor: Actor, *, at: datetime) -> Any:
-    """The ids of my open work items: assigned to me, or in my roles' queues in my care teams now."""
-    return select(my_open_items(actor.professional_id, at).c.id)
-
-
 def window_bounds(now: datetime, zone: ZoneInfo) -> dict[str, tuple[datetime | None, datetime | None]]:
     """[start, end) of each window around ``now`` in ``zone`` (None = unbounded), as UTC datetimes.
 
@@ -176,26 +171,26 @@ ITEM_COLUMNS = ("id", "title", "patient_id", "instance_id", "role_code", "priori
                 "assignee_id")
 
 
-def my_open_items(professional_id: Any, at: Any) -> Any:
-    """A subquery of the open work items' columns (``ITEM_COLUMNS``) of a professional at a moment (values or
-    bound parameters): assigned to them, or in their roles' queues in their care teams then.
+def my_open_items(professional_id: Any, at: Any, *, columns: tuple[str, ...] = ITEM_COLUMNS) -> Any:
+    """A subquery of the open work items' ``columns`` of a professional at a moment (values or bound
+    parameters): assigned to them, or in their roles' queues in their care teams then.
 
     Two index-driven selects glued by UNION ALL (they never overlap: a queue item has no assignee), so that
     neither side degrades into a scan of the whole work_item table; the rows come straight from the index
     scans, and the queue side is a semi-join on the memberships (a membership recorded twice cannot list an
     item twice).
     """
-    columns = [getattr(WorkItem, name) for name in ITEM_COLUMNS]
+    selected = [getattr(WorkItem, name) for name in columns]
     # The statuses are written into the SQL, not bound: a prepared statement's generic plan can then prove
     # the partial queue index's predicate (with ``status = $4`` PostgreSQL fell back to the patient index,
     # 189 ms instead of 4.5 ms at 1,000,000 rows), and the driver's prepared plan is reused unplanned.
     open_statuses = [literal(s, literal_execute=True) for s in OPEN_STATUSES]
-    mine = select(*columns).where(WorkItem.assignee_id == professional_id, WorkItem.status.in_(open_statuses))
+    mine = select(*selected).where(WorkItem.assignee_id == professional_id, WorkItem.status.in_(open_statuses))
     memberships = select(CareTeamMember.patient_id, CareTeamMember.role_code).where(
         CareTeamMember.professional_id == professional_id,
         CareTeamMember.period_start <= at,
         or_(CareTeamMember.period_end.is_(None), CareTeamMember.period_end > at))
-    queue = select(*columns).where(WorkItem.assignee_id.is_(None),
+    queue = select(*selected).where(WorkItem.assignee_id.is_(None),
                                    WorkItem.status == literal(WorkItemStatus.OPEN.value, literal_execute=True),
                                    tuple_(WorkItem.patient_id, WorkItem.role_code).in_(memberships))
     return union_all(mine, queue).subquery("my_items")

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from engine.clock import Clock
 from engine.db import db
@@ -19,7 +18,7 @@ from engine.errors import InvalidInput, NotFound
 from engine.models import CareTeamMember, PathwayInstance, Patient, Professional, Reminder, WorkItem
 from engine.models.work_item import OPEN_STATUSES
 from engine.services import access, audit, patient_records
-from engine.services.inbox import InboxFilter, inbox_query
+from engine.services.inbox_query import InboxFilter, inbox_query
 from engine.services.reminder_queries import STATUSES as REMINDER_STATUSES
 from engine.types import Actor
 
@@ -146,18 +145,10 @@ def list_work_items(actor: Actor, q: WorkItemQuery, *, clock: Clock) -> list[Wor
     if not actor.is_professional:
         items: list[WorkItem] = []
     else:
-        query: Any = inbox_query(actor, at=now, flt=InboxFilter(overdue=q.overdue, pathway_key=q.pathway_key,
-                                                                patient_id=q.patient_id, limit=q.limit))
-        if q.status is not None:
-            query = query.where(WorkItem.status == q.status)
-        if q.after is not None:
-            due, last_id = q.after
-            if due is None:
-                query = query.where(WorkItem.due_at.is_(None), WorkItem.id > last_id)
-            else:
-                query = query.where(or_(WorkItem.due_at.is_(None), WorkItem.due_at > due,
-                                        and_(WorkItem.due_at == due, WorkItem.id > last_id)))
-        items = list(db.session.scalars(query))
+        query = inbox_query(actor, at=now, flt=InboxFilter(
+            overdue=q.overdue, pathway_key=q.pathway_key, patient_id=q.patient_id, status=q.status, after=q.after,
+            limit=q.limit))
+        items = list(db.session.scalars(*query))
     audit.record(actor, "work_items.listed", at=now, patient_id=q.patient_id, object_type="work_item",
                  details={"patients": sorted({i.patient_id for i in items}), "count": len(items)})
     return items
