@@ -33,8 +33,8 @@ def list_inbox(actor: Actor, *, clock: Clock, flt: InboxFilter | None = None) ->
     now = clock.now()
     statement, params = inbox_query(actor, at=now, flt=flt)
     items = list(db.session.scalars(statement, params))
-    audit.record(actor, "inbox.listed", at=now, object_type="inbox",
-                 details={"patients": sorted({i.patient_id for i in items}), "count": len(items)})
+    audit.record_entries([audit.entry(actor, "inbox.listed", at=now, object_type="inbox", details={
+        "patients": sorted({i.patient_id for i in items}), "count": len(items)})])
     return items
 
 

@@ -323,7 +323,8 @@ def list_inbox_page(actor: Actor, query: InboxListQuery, *, clock: Clock, zone: 
     listed = sorted((r for r in chosen if _in_window(r.due_at, bounds[query.window])), key=_sort_key(query.sort))
     rows = [_inbox_row(r, actor, now) for r in listed[(query.page - 1) * query.per_page:query.page * query.per_page]]
     shown = {r.patient_id for r in rows} | {int(p.value) for p in patients}
-    audit.record(actor, "inbox.listed", at=now, object_type="inbox",
-                 details={"patients": sorted(shown), "count": len(rows), "total": counts[query.window],
-                          "filter": query.params(), "page": query.page})
+    # Written at once (one INSERT, no unit of work: the event depends on no pending row).
+    audit.record_entries([audit.entry(actor, "inbox.listed", at=now, object_type="inbox", details={
+        "patients": sorted(shown), "count": len(rows), "total": counts[query.window], "filter": query.params(),
+        "page": query.page})])
     return InboxPage(query, rows, counts, pathways, patients)
