@@ -71,8 +71,12 @@ def find_patient(ref: str | int) -> Patient:
 def patient_zone(patient_id: int) -> ZoneInfo:
     """The patient's timezone (Europe/Paris unless the record says otherwise): their calendar for due dates."""
     patient = db.session.get(Patient, patient_id)
+    return _zone_named(patient.timezone if patient is not None else None)
+
+
+def _zone_named(name: str | None) -> ZoneInfo:
     try:
-        return ZoneInfo((patient.timezone if patient is not None else None) or "Europe/Paris")
+        return ZoneInfo(name or "Europe/Paris")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("Europe/Paris")
 
@@ -110,28 +114,45 @@ def is_in_care_team(patient_id: int, professional_id: int, at: datetime, role_co
 
 
 class CareTeamNow:
-    """A patient's care team at one moment, read once per step: who may act, who gets a new work item.
+    """A patient's care team at one moment, read once per step: who may act, who gets a new work item, and
+    the patient's timezone (the calendar of the new items' due dates).
 
-    One query instead of one per check (access, role, each new work item's assignee, each reminder).
+    One query instead of one per check (access, role, each new work item's assignee, each reminder) plus one
+    for the patient's timezone: the patient row outer-joined to their memberships.
     """
 
     def __init__(self, patient_id: int, at: datetime) -> None:
         self.patient_id = patient_id
         self.at = at
         self._members: list[tuple[str, int]] | None = None
+        self._zone: ZoneInfo | None = None
+
+    def _read(self) -> None:
+        rows = db.session.execute(
+            select(Patient.timezone, CareTeamMember.role_code, CareTeamMember.professional_id,
+                   CareTeamMember.period_start, CareTeamMember.period_end)
+            .select_from(Patient).outerjoin(CareTeamMember, CareTeamMember.patient_id == Patient.id)
+            .where(Patient.id == self.patient_id)
+            .order_by(CareTeamMember.period_start, CareTeamMember.id)).all()
+        self._zone = _zone_named(rows[0][0] if rows else None)
+        self._members = [(role, pro) for _tz, role, pro, start, end in rows
+                         if role is not None and start <= self.at and (end is None or self.at < end)]
 
     @property
     def members(self) -> list[tuple[str, int]]:
         """(role code, professional id) of the members active now, earliest first (read on first use)."""
         if self._members is None:
-            rows = db.session.execute(
-                select(CareTeamMember.role_code, CareTeamMember.professional_id, CareTeamMember.period_start,
-                       CareTeamMember.period_end)
-                .where(CareTeamMember.patient_id == self.patient_id)
-                .order_by(CareTeamMember.period_start, CareTeamMember.id))
-            self._members = [(role, pro) for role, pro, start, end in rows
-                             if start <= self.at and (end is None or self.at < end)]
+            self._read()
+        assert self._members is not None
         return self._members
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The patient's timezone (Europe/Paris unless the record says otherwise), read with the members."""
+        if self._zone is None:
+            self._read()
+        assert self._zone is not None
+        return self._zone
 
     def includes(self, professional_id: int, role_code: str | None = None) -> bool:
         return any(pro == professional_id and (role_code is None or role == role_code)

@@ -25,7 +25,7 @@ from engine.models import (
 )
 from engine.models.work_item import OPEN_STATUSES
 from engine.services import audit
-from engine.services.people import CareTeamNow, patient_zone
+from engine.services.people import CareTeamNow
 from engine.types import Actor
 
 PRIORITIES = ("routine", "urgent", "asap", "stat")
@@ -170,7 +170,7 @@ def _sync_work_items(instance: PathwayInstance, run: PathwayRun, open_task_ids: 
     for task in run.ready_tasks():
         ready_ids.add(task.task_id)
         if task.task_id not in open_task_ids:
-            zone = zone or patient_zone(instance.patient_id)
+            zone = zone or team.zone
             item = _new_work_item(instance, task, now, team, zone)
             db.session.add(item)
             opened.append(item)
@@ -212,7 +212,7 @@ def _sync_timers(instance: PathwayInstance, run: PathwayRun, now: datetime, base
         db.session.execute(
             update(DueTimer).where(DueTimer.instance_id == instance.id, DueTimer.spiff_task_id == before.task_id,
                                    DueTimer.status == TimerStatus.PENDING.value)
-            .values(**values).execution_options(synchronize_session=False))
+            .values(**values).execution_options(synchronize_session="evaluate"))  # the loaded row too
     for task_id, timer in waiting.items():
         if task_id not in kept:
             db.session.add(DueTimer(instance_id=instance.id, spiff_task_id=task_id, element_id=timer.element_id,

@@ -69,7 +69,7 @@ def fire_timer(timer_id: int, *, clock: Clock, actor: Actor | None = None) -> St
         return None
     actor = actor or Actor.system("timer")
     outcome = run_step(instance, lambda run: run.fire_due_timers(), actor=actor, clock=clock)
-    db.session.refresh(timer)
+    # The projection's UPDATE of the timer rows updated this loaded row too (no SELECT to read it back).
     if outcome.error_message is None and timer.status == TimerStatus.PENDING.value and timer.due_at <= now:
         # Never dropped: a timer the engine did not consume stays pending for the next sweep.
         log.warning("timer %s (%s) of instance %s was due but the engine did not fire it",
