@@ -25,6 +25,7 @@ class InstanceStatus(enum.StrEnum):
 # An instance that has not ended: it still carries patients' work, timers and reminders.
 RUNNING_STATUSES = (InstanceStatus.ACTIVE.value, InstanceStatus.SUSPENDED.value, InstanceStatus.ERROR.value)
 
+
 class PathwayInstance(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "pathway_instance"
     __table_args__ = (Index("ix_pathway_instance_patient", "patient_id", "status"),)

@@ -117,8 +117,8 @@ class CareTeamNow:
     """A patient's care team at one moment, read once per step: who may act, who gets a new work item, and
     the patient's timezone (the calendar of the new items' due dates).
 
-    One query instead of one per check (access, role, each new work item's assignee, each reminder) plus one
-    for the patient's timezone: the patient row outer-joined to their memberships.
+    One query instead of one per check (access, role, each new work item's assignee, each reminder) and one
+    for the patient's timezone: the patient row outer-joined to their memberships, read on first use.
     """
 
     def __init__(self, patient_id: int, at: datetime) -> None:

@@ -64,9 +64,8 @@ def plan_work_item(task: ReadyTask, now: datetime, zone: ZoneInfo) -> WorkItemPl
                         priority if priority in PRIORITIES else "routine", props.get("form"))
 
 
-def _new_work_item(instance: PathwayInstance, task: ReadyTask, now: datetime, team: CareTeamNow, zone: ZoneInfo
-                   ) -> WorkItem:
-    plan = plan_work_item(task, now, zone)
+def _new_work_item(instance: PathwayInstance, task: ReadyTask, now: datetime, team: CareTeamNow) -> WorkItem:
+    plan = plan_work_item(task, now, team.zone)  # due dates on the patient's calendar
     return WorkItem(
         instance_id=instance.id, patient_id=instance.patient_id, spiff_task_id=task.task_id,
         element_id=task.element_id, title=task.title[:300], role_code=plan.role,
@@ -166,12 +165,10 @@ def _sync_work_items(instance: PathwayInstance, run: PathwayRun, open_task_ids: 
     """Open a work item per new ready user task; cancel the open ones whose task is no longer ready."""
     opened: list[WorkItem] = []
     ready_ids = set()
-    zone: ZoneInfo | None = None
     for task in run.ready_tasks():
         ready_ids.add(task.task_id)
         if task.task_id not in open_task_ids:
-            zone = zone or team.zone
-            item = _new_work_item(instance, task, now, team, zone)
+            item = _new_work_item(instance, task, now, team)
             db.session.add(item)
             opened.append(item)
     gone = open_task_ids - ready_ids  # interrupted by a boundary event, or the instance ended
